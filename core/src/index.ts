@@ -19,6 +19,7 @@ export { META_STANZA_TYPE, ZONE_ID_PATTERN, newFileId, validateZoneId, type Seal
 export { generatePassphrase, PASSPHRASE_BITS } from './sealed/passphrase.js';
 export {
   createSealer,
+  describeHeader,
   inspect,
   isSealed,
   openStream,

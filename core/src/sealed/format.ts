@@ -73,7 +73,8 @@ export function inspect(firstBytes: Uint8Array, atEof = true): Inspection {
   return describeHeader(header);
 }
 
-function describeHeader(header: ParsedHeader): Inspection {
+/** What a parsed header says about the file: ExitSeal metadata, stanza types, header length. */
+export function describeHeader(header: ParsedHeader): Inspection {
   const metaStanzas = header.stanzas.filter((s) => s.type === META_STANZA_TYPE);
   if (metaStanzas.length > 1) throw new SealedFileError('HEADER_INVALID', 'more than one ExitSeal metadata stanza');
   const metaStanza = metaStanzas[0];
