@@ -92,13 +92,25 @@ export class PayloadEncryptor {
 /**
  * Decrypts an age STREAM payload (starting with its 16-byte nonce). Plaintext of a chunk is returned only
  * after that chunk's tag verified: Node's decipher.update() returns bytes before the tag is checked, so
- * they are held until final() succeeds. Any failure is a PAYLOAD_INVALID error and the decryptor stops.
+ * they are held until final() succeeds.
+ *
+ * A full-size chunk is tried as a non-final chunk first and, if that fails, as the final one (as the age
+ * reference implementation does), so every chunk is released as soon as it has arrived and authenticated.
+ * The payload as a whole is valid only once finish() has returned: a stream may still turn out truncated.
+ *
+ * Any failure is a PAYLOAD_INVALID error and the decryptor stops. When a push() authenticates some chunks
+ * and then meets a bad one, it returns the good chunks (they are genuine) and throws the error from the
+ * next call (push or finish), so callers see every verified byte and still cannot miss the failure.
  */
 export class PayloadDecryptor {
   private readonly fileKey: Buffer;
   private key: Buffer | null = null;
   private counter = 0;
+  /** Bytes of the nonce (until the key is known) or of the chunk being collected. */
   private pending: Buffer = Buffer.alloc(0);
+  /** Set once a final chunk authenticated: any byte after it is an error. */
+  private sawFinalChunk = false;
+  private deferredError: SealedFileError | null = null;
   private failed = false;
   private finished = false;
 
@@ -108,79 +120,114 @@ export class PayloadDecryptor {
 
   push(data: Uint8Array): Buffer[] {
     this.checkUsable();
-    let input = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const out: Buffer[] = [];
-    if (this.key === null) {
-      const combined = Buffer.concat([this.pending, input]);
-      if (combined.length < PAYLOAD_NONCE_SIZE) {
-        this.pending = combined;
+    try {
+      this.consume(Buffer.from(data.buffer, data.byteOffset, data.byteLength), out);
+    } catch (error) {
+      if (out.length > 0 && error instanceof SealedFileError) {
+        this.deferredError = error;
         return out;
       }
-      this.key = payloadKey(this.fileKey, combined.subarray(0, PAYLOAD_NONCE_SIZE));
-      this.pending = Buffer.alloc(0);
-      input = combined.subarray(PAYLOAD_NONCE_SIZE);
+      throw error;
     }
-    if (this.pending.length > 0) {
-      const need = ENCRYPTED_CHUNK_SIZE - this.pending.length;
-      if (input.length <= need) {
-        this.pending = Buffer.concat([this.pending, input]);
-        return out;
-      }
-      out.push(this.decryptChunk(Buffer.concat([this.pending, input.subarray(0, need)]), false));
-      this.pending = Buffer.alloc(0);
-      input = input.subarray(need);
-    }
-    let offset = 0;
-    while (input.length - offset > ENCRYPTED_CHUNK_SIZE) {
-      out.push(this.decryptChunk(input.subarray(offset, offset + ENCRYPTED_CHUNK_SIZE), false));
-      offset += ENCRYPTED_CHUNK_SIZE;
-    }
-    this.pending = Buffer.from(input.subarray(offset));
     return out;
   }
 
-  /** Verifies and returns the final chunk. Throws if the payload was truncated. */
+  /** Verifies and returns the final chunk (empty if it already went out). Throws if the payload was truncated. */
   finish(): Buffer {
     this.checkUsable();
     this.finished = true;
+    if (this.sawFinalChunk) return Buffer.alloc(0);
     if (this.key === null) return this.fail('payload is missing or shorter than its 16-byte nonce');
     if (this.pending.length === 0) {
       return this.fail(this.counter === 0 ? 'payload has no chunks' : 'payload is truncated: the last chunk is missing');
     }
     const plaintext = this.decryptChunk(this.pending, true);
-    if (plaintext.length === 0 && this.counter > 1) return this.fail('payload ends with an empty final chunk');
+    if (plaintext === null) return this.fail(`payload chunk ${this.counter} failed authentication (altered, truncated or reordered data)`);
+    if (plaintext.length === 0 && this.counter > 0) return this.fail('payload ends with an empty final chunk');
+    this.counter++;
     this.pending = Buffer.alloc(0);
     return plaintext;
   }
 
-  private decryptChunk(chunk: Buffer, last: boolean): Buffer {
-    if (chunk.length < TAG_SIZE) return this.fail('payload chunk is shorter than its authentication tag');
+  private consume(data: Buffer, out: Buffer[]): void {
+    let input = data;
+    if (this.key === null) {
+      const combined = Buffer.concat([this.pending, input]);
+      if (combined.length < PAYLOAD_NONCE_SIZE) {
+        this.pending = combined;
+        return;
+      }
+      this.key = payloadKey(this.fileKey, combined.subarray(0, PAYLOAD_NONCE_SIZE));
+      this.pending = Buffer.alloc(0);
+      input = combined.subarray(PAYLOAD_NONCE_SIZE);
+    }
+    if (input.length > 0 && this.sawFinalChunk) this.fail('payload has data after its final chunk');
+    if (this.pending.length > 0) {
+      const need = ENCRYPTED_CHUNK_SIZE - this.pending.length;
+      if (input.length < need) {
+        this.pending = Buffer.concat([this.pending, input]);
+        return;
+      }
+      const chunk = Buffer.concat([this.pending, input.subarray(0, need)]);
+      this.pending = Buffer.alloc(0);
+      out.push(this.decryptFullChunk(chunk));
+      input = input.subarray(need);
+    }
+    let offset = 0;
+    while (input.length - offset >= ENCRYPTED_CHUNK_SIZE) {
+      if (this.sawFinalChunk) this.fail('payload has data after its final chunk');
+      out.push(this.decryptFullChunk(input.subarray(offset, offset + ENCRYPTED_CHUNK_SIZE)));
+      offset += ENCRYPTED_CHUNK_SIZE;
+    }
+    if (offset < input.length) {
+      if (this.sawFinalChunk) this.fail('payload has data after its final chunk');
+      this.pending = Buffer.from(input.subarray(offset));
+    }
+  }
+
+  private decryptFullChunk(chunk: Buffer): Buffer {
+    const asMiddle = this.decryptChunk(chunk, false);
+    if (asMiddle !== null) {
+      this.counter++;
+      return asMiddle;
+    }
+    const asFinal = this.decryptChunk(chunk, true);
+    if (asFinal === null) {
+      this.fail(`payload chunk ${this.counter} failed authentication (altered, reordered or truncated data)`);
+    }
+    this.counter++;
+    this.sawFinalChunk = true;
+    return asFinal;
+  }
+
+  /** The chunk's plaintext, or null if it does not authenticate under this counter and final flag. */
+  private decryptChunk(chunk: Buffer, last: boolean): Buffer | null {
     const key = this.key;
-    if (key === null) return this.fail('payload nonce missing');
+    if (key === null || chunk.length < TAG_SIZE) return null;
     const decipher = createDecipheriv('chacha20-poly1305', key, chunkNonce(this.counter, last), { authTagLength: TAG_SIZE });
     decipher.setAuthTag(chunk.subarray(chunk.length - TAG_SIZE));
     const plaintext = decipher.update(chunk.subarray(0, chunk.length - TAG_SIZE));
     try {
       decipher.final();
-    } catch (cause) {
-      return this.fail(
-        last
-          ? `payload chunk ${this.counter} failed authentication (altered, truncated or reordered data)`
-          : `payload chunk ${this.counter} failed authentication (altered or reordered data, or data after the end)`,
-        cause,
-      );
+    } catch {
+      return null;
     }
-    this.counter++;
     return plaintext;
   }
 
   private checkUsable(): void {
+    const deferred = this.deferredError;
+    if (deferred !== null) {
+      this.deferredError = null;
+      throw deferred;
+    }
     if (this.failed) throw new SealedFileError('PAYLOAD_INVALID', 'payload decryption already failed');
     if (this.finished) throw new Error('PayloadDecryptor used after finish');
   }
 
-  private fail(message: string, cause?: unknown): never {
+  private fail(message: string): never {
     this.failed = true;
-    throw new SealedFileError('PAYLOAD_INVALID', message, { cause });
+    throw new SealedFileError('PAYLOAD_INVALID', message);
   }
 }

@@ -3,7 +3,7 @@ import { SealedFileError } from '../errors.js';
 import { encodeHeader, HeaderIncomplete, MAX_HEADER_BYTES, parseHeader, startsWithAgeMagic, verifyHeaderMac, type ParsedHeader, type Stanza } from '../age/header.js';
 import { FILE_KEY_SIZE } from '../age/primitives.js';
 import { scryptWrap, DEFAULT_SCRYPT_LOG_N } from '../age/scrypt.js';
-import { PayloadDecryptor, PayloadEncryptor } from '../age/stream.js';
+import { PAYLOAD_NONCE_SIZE, PayloadDecryptor, PayloadEncryptor } from '../age/stream.js';
 import type { X25519Recipient } from '../age/x25519.js';
 import { findFileKey, type Identity } from './identities.js';
 import { decodeMetaStanza, encodeMetaStanza, META_STANZA_TYPE, newFileId, type SealMeta } from './meta.js';
@@ -140,7 +140,15 @@ export async function openStream(
   const { header, rest } = await readHeader(iterator);
   const inspection = describeHeader(header);
   const fileKey = await unlockHeader(header, identities);
-  return { inspection, plaintext: decryptRest(fileKey, rest, iterator) };
+  // The payload nonce belongs to the header's side of the file (age reports a missing one as a header
+  // failure), so a file cut right after its header fails here, before any plaintext is promised.
+  let payloadStart = rest;
+  while (payloadStart.length < PAYLOAD_NONCE_SIZE) {
+    const next = await iterator.next();
+    if (next.done) throw new SealedFileError('HEADER_INVALID', 'the file ends before its payload nonce (truncated after the header)');
+    payloadStart = Buffer.concat([payloadStart, next.value]);
+  }
+  return { inspection, plaintext: decryptRest(fileKey, payloadStart, iterator) };
 }
 
 async function* decryptRest(fileKey: Buffer, rest: Buffer, iterator: AsyncIterator<Uint8Array>): AsyncGenerator<Buffer, void, undefined> {
