@@ -67,3 +67,11 @@ export async function expectSealedFileError(action: () => unknown, allowed?: rea
   }
   return outcome;
 }
+
+/** An async iterator over the given pieces, the shape readHeader takes (a file read block by block). */
+export async function* asyncPieces(pieces: readonly Uint8Array[]): AsyncGenerator<Uint8Array, void, undefined> {
+  for (const piece of pieces) {
+    await Promise.resolve();
+    yield piece;
+  }
+}
