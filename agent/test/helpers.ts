@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { X25519Identity } from '@exitseal/core';
 
 /** Runs `fn` with a fresh temp directory, removed afterwards whatever happens. */
-export async function inTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+export async function inTempDir<T>(fn: (dir: string) => Promise<T> | T): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'exitseal-agent-test-'));
   try {
     return await fn(dir);

@@ -25,7 +25,7 @@ function sealedEvent(fileName: string): ExportEventInput {
 
 describe('job journal', () => {
   test('records once per file, survives a reopen, keeps failures and forgets finished jobs', async () => {
-    await inTempDir(async (dir) => {
+    await inTempDir((dir) => {
       const path = join(dir, 'agent.db');
       let db = AgentDatabase.open(path);
       let journal = new JobJournal(db);
@@ -42,7 +42,7 @@ describe('job journal', () => {
       const jobs = journal.pendingFor('usb:0781:5581:SN1');
       assert.deepEqual(jobs.map((job) => [job.relPath, job.state, job.attempts]), [['docs/a.txt', 'sealing', 1], ['docs/b.txt', 'pending', 0]]);
       assert.equal(jobs[0]?.fileId, '11111111-2222-4333-8444-555555555555');
-      journal.recordFailure(jobs[0]!, 'MEDIA_GONE: the volume is gone');
+      journal.recordFailure(jobs[0], 'MEDIA_GONE: the volume is gone');
       assert.equal(journal.find('usb:0781:5581:SN1', 'docs/a.txt')?.lastError, 'MEDIA_GONE: the volume is gone');
       assert.equal(journal.find('usb:0781:5581:SN1', 'docs/a.txt')?.state, 'pending');
       journal.finish(jobs[1]!);
@@ -67,7 +67,7 @@ describe('job journal', () => {
 
 describe('event outbox', () => {
   test('events chain from the genesis hash, come out in order, and are marked uploaded', async () => {
-    await inTempDir(async (dir) => {
+    await inTempDir((dir) => {
       const db = AgentDatabase.open(join(dir, 'agent.db'));
       const outbox = new EventOutbox(db);
       const first = outbox.append(sealedEvent('a.txt'));
@@ -85,7 +85,7 @@ describe('event outbox', () => {
   });
 
   test('an edited or deleted row breaks the chain where it happened', async () => {
-    await inTempDir(async (dir) => {
+    await inTempDir((dir) => {
       const db = AgentDatabase.open(join(dir, 'agent.db'));
       const outbox = new EventOutbox(db);
       for (const name of ['a', 'b', 'c', 'd']) outbox.append(sealedEvent(`${name}.txt`));
@@ -101,7 +101,7 @@ describe('event outbox', () => {
   });
 
   test('a failing transaction leaves neither the job change nor the event', async () => {
-    await inTempDir(async (dir) => {
+    await inTempDir((dir) => {
       const db = AgentDatabase.open(join(dir, 'agent.db'));
       const outbox = new EventOutbox(db);
       const journal = new JobJournal(db);
@@ -122,7 +122,7 @@ describe('event outbox', () => {
 
 describe('volume registry', () => {
   test('the baseline is kept for the same mount after a restart, and dropped for a new mount', async () => {
-    await inTempDir(async (dir) => {
+    await inTempDir((dir) => {
       const path = join(dir, 'agent.db');
       let db = AgentDatabase.open(path);
       let registry = new VolumeRegistry(db);
