@@ -1,0 +1,36 @@
+import type { UsbIdentity } from '../policy/agent-policy.js';
+
+/** How the volume is attached, as far as the platform tells. "declared" = named in the configuration. */
+export type VolumeBus = 'usb' | 'sd' | 'other' | 'declared';
+
+/** A mounted volume the agent may have to watch, with everything that identifies it. */
+export interface VolumeInfo {
+  readonly mountPoint: string;
+  /** The block device or drive, e.g. /dev/sdb1, \\.\PhysicalDrive1. */
+  readonly devicePath?: string;
+  /** File system type as read from the volume (exfat, vfat, ntfs...), not the FUSE wrapper's name. */
+  readonly fsType?: string;
+  readonly label?: string;
+  /** File-system serial (FAT/exFAT volume id, NTFS serial): stable across insertions of the same stick. */
+  readonly volumeSerial?: string;
+  readonly bus: VolumeBus;
+  readonly usb: UsbIdentity;
+  /** Differs for each mount of the same volume: tells "agent restarted" from "stick inserted again". */
+  readonly mountToken: string;
+}
+
+/** Contract of every platform's (and the tests') way to list what is mounted and removable right now. */
+export interface VolumeSource {
+  list(): Promise<VolumeInfo[]>;
+}
+
+/**
+ * The durable name of a volume, used by the journal to finish a job when "the same stick" comes back:
+ * the USB serial when there is one, else the file-system serial, else the mount point.
+ */
+export function volumeKey(volume: VolumeInfo): string {
+  const { vendorId, productId, serial } = volume.usb;
+  if (serial) return `usb:${vendorId ?? '-'}:${productId ?? '-'}:${serial}`;
+  if (volume.volumeSerial) return `fs:${volume.fsType ?? '-'}:${volume.volumeSerial}`;
+  return `path:${volume.mountPoint}`;
+}
