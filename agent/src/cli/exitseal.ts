@@ -218,7 +218,7 @@ async function runSeal(args: string[], io: CliIo): Promise<number> {
     write(io.stderr, `exitseal: ${file} is already ${first.kind === 'exitseal' ? 'sealed' : 'an age file'}; nothing done`);
     return EXIT.badFile;
   }
-  const result = await sealFile(file, target, { recipients, ...(meta ? { meta } : {}) });
+  const result = await sealFile(file, target, { recipients, ...(meta ? { meta } : {}) }, { sha256: false });
   write(io.stderr, `sealed ${file} -> ${target.outputPath} (${result.plaintextBytes} bytes${result.meta ? `, zone ${result.meta.zoneId}, file id ${result.meta.fileId}` : ''})`);
   return EXIT.ok;
 }
@@ -243,7 +243,7 @@ async function runOpen(args: string[], io: CliIo): Promise<number> {
   for (const path of identityFiles) identities.push(...(await readIdentityFile(path)));
   if (values.passphrase) identities.push(new PassphraseIdentity(await readPassphrase(io, 'Passphrase: ')));
   if (identities.length === 0) throw new UsageError('say how to open the file: -i IDENTITY_FILE or --passphrase');
-  const result = await openFile(file, target, identities);
+  const result = await openFile(file, target, identities, { sha256: false });
   write(io.stderr, `opened ${file} -> ${target.outputPath} (${result.plaintextBytes} bytes)`);
   return EXIT.ok;
 }

@@ -49,6 +49,45 @@ async function* readBlocks(handle: FileHandle, start = 0): AsyncGenerator<Buffer
   }
 }
 
+/**
+ * Streams `source` (from `start`) through `transform` into `sink`, overlapping the three stages: while one
+ * block is transformed on this thread, the next is being read and the previous written by libuv's thread
+ * pool. Two read buffers alternate; at most one write is in flight, so memory stays at a few blocks
+ * whatever the file size. `transform` must not keep references to its input (its output must be fresh).
+ */
+async function pumpBlocks(
+  source: FileHandle,
+  start: number,
+  sink: FileHandle,
+  transform: (block: Buffer) => Buffer[],
+): Promise<number> {
+  let filling = Buffer.allocUnsafe(BLOCK_SIZE);
+  let spare = Buffer.allocUnsafe(BLOCK_SIZE);
+  let position = start;
+  let written = 0;
+  let pendingRead = source.read(filling, 0, BLOCK_SIZE, position);
+  let pendingWrite: Promise<number> = Promise.resolve(0);
+  try {
+    for (;;) {
+      const { bytesRead } = await pendingRead;
+      if (bytesRead === 0) break;
+      const block = filling.subarray(0, bytesRead);
+      position += bytesRead;
+      [filling, spare] = [spare, filling];
+      pendingRead = source.read(filling, 0, BLOCK_SIZE, position);
+      const pieces = transform(block);
+      written += await pendingWrite;
+      pendingWrite = writeAll(sink, pieces);
+    }
+    written += await pendingWrite;
+    return written;
+  } catch (error) {
+    // Let in-flight I/O settle before the caller closes the handles.
+    await Promise.allSettled([pendingRead, pendingWrite]);
+    throw error;
+  }
+}
+
 async function openForReading(path: string): Promise<{ handle: FileHandle; before: Snapshot; atime: Date; mtime: Date; mode: number }> {
   let handle: FileHandle;
   try {
@@ -102,29 +141,34 @@ export interface SealFileResult {
   readonly meta: SealMeta | null;
   readonly plaintextBytes: number;
   readonly sealedBytes: number;
-  /** SHA-256 of the plaintext, hex: what the export log records. */
-  readonly sha256: string;
+  /** SHA-256 of the plaintext, hex: what the export log records (null when not asked for: it costs a pass). */
+  readonly sha256: string | null;
 }
 
 /** Seals `inputPath` to `target.outputPath` (crash-safe; in place when they are the same path). */
-export async function sealFile(inputPath: string, target: FileTarget, options: SealOptions): Promise<SealFileResult> {
+export async function sealFile(
+  inputPath: string,
+  target: FileTarget,
+  options: SealOptions,
+  hashing: { readonly sha256: boolean } = { sha256: true },
+): Promise<SealFileResult> {
   const inPlace = target.outputPath === inputPath;
   await refuseExisting(target.outputPath, inPlace || target.overwrite === true);
   const source = await openForReading(inputPath);
   try {
     const sealer = createSealer(options);
-    const hash = createHash('sha256');
+    const hash = hashing.sha256 ? createHash('sha256') : null;
     let plaintextBytes = 0;
     let sealedBytes = 0;
     await writeFileAtomically(
       target.outputPath,
       async (out) => {
         sealedBytes += await writeAll(out, [sealer.header]);
-        for await (const block of readBlocks(source.handle)) {
-          hash.update(block);
+        sealedBytes += await pumpBlocks(source.handle, 0, out, (block) => {
+          hash?.update(block);
           plaintextBytes += block.length;
-          sealedBytes += await writeAll(out, sealer.encryptor.push(block));
-        }
+          return sealer.encryptor.push(block);
+        });
         sealedBytes += await writeAll(out, sealer.encryptor.finish());
       },
       {
@@ -133,7 +177,7 @@ export async function sealFile(inputPath: string, target: FileTarget, options: S
         beforeCommit: () => assertUnchanged(source.handle, inputPath, source.before),
       },
     );
-    return { meta: sealer.meta, plaintextBytes, sealedBytes, sha256: hash.digest('hex') };
+    return { meta: sealer.meta, plaintextBytes, sealedBytes, sha256: hash?.digest('hex') ?? null };
   } finally {
     await source.handle.close();
   }
@@ -142,7 +186,7 @@ export async function sealFile(inputPath: string, target: FileTarget, options: S
 export interface OpenFileResult {
   readonly inspection: Inspection;
   readonly plaintextBytes: number;
-  readonly sha256: string;
+  readonly sha256: string | null;
 }
 
 async function readHeaderFrom(handle: FileHandle, path: string) {
@@ -160,7 +204,12 @@ async function readHeaderFrom(handle: FileHandle, path: string) {
  * Opens (decrypts) a sealed file. The output is committed only after the last chunk authenticated, so a
  * damaged or truncated file never replaces anything and never leaves partial plaintext behind.
  */
-export async function openFile(inputPath: string, target: FileTarget, identities: readonly Identity[]): Promise<OpenFileResult> {
+export async function openFile(
+  inputPath: string,
+  target: FileTarget,
+  identities: readonly Identity[],
+  hashing: { readonly sha256: boolean } = { sha256: true },
+): Promise<OpenFileResult> {
   const inPlace = target.outputPath === inputPath;
   await refuseExisting(target.outputPath, inPlace || target.overwrite === true);
   const source = await openForReading(inputPath);
@@ -169,21 +218,21 @@ export async function openFile(inputPath: string, target: FileTarget, identities
     const inspection = describeHeader(header);
     const fileKey = await unlockHeader(header, identities);
     const decryptor = new PayloadDecryptor(fileKey);
-    const hash = createHash('sha256');
+    const hash = hashing.sha256 ? createHash('sha256') : null;
     let plaintextBytes = 0;
     await writeFileAtomically(
       target.outputPath,
       async (out) => {
-        for await (const block of readBlocks(source.handle, header.length)) {
+        await pumpBlocks(source.handle, header.length, out, (block) => {
           const plain = decryptor.push(block);
           for (const piece of plain) {
-            hash.update(piece);
+            hash?.update(piece);
             plaintextBytes += piece.length;
           }
-          await writeAll(out, plain);
-        }
+          return plain;
+        });
         const last = decryptor.finish();
-        hash.update(last);
+        hash?.update(last);
         plaintextBytes += last.length;
         await writeAll(out, [last]);
       },
@@ -193,7 +242,7 @@ export async function openFile(inputPath: string, target: FileTarget, identities
         beforeCommit: () => assertUnchanged(source.handle, inputPath, source.before),
       },
     );
-    return { inspection, plaintextBytes, sha256: hash.digest('hex') };
+    return { inspection, plaintextBytes, sha256: hash?.digest('hex') ?? null };
   } finally {
     await source.handle.close();
   }
@@ -247,10 +296,10 @@ export async function writeRecipientCopy(
       target.outputPath,
       async (out) => {
         await writeAll(out, [copy.header]);
-        for await (const block of readBlocks(source.handle, header.length)) {
+        await pumpBlocks(source.handle, header.length, out, (block) => {
           verifier.push(block);
-          await writeAll(out, [block]);
-        }
+          return [Buffer.from(block)];
+        });
         verifier.finish();
       },
       { mode: 0o600 },
