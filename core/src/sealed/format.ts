@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { SealedFileError } from '../errors.js';
-import { encodeHeader, HeaderIncomplete, MAX_HEADER_BYTES, parseHeader, startsWithAgeMagic, verifyHeaderMac, type ParsedHeader, type Stanza } from '../age/header.js';
+import { AGE_MAGIC, encodeHeader, HeaderIncomplete, MAX_HEADER_BYTES, parseHeader, startsWithAgeMagic, verifyHeaderMac, type ParsedHeader, type Stanza } from '../age/header.js';
 import { FILE_KEY_SIZE } from '../age/primitives.js';
 import { scryptWrap, DEFAULT_SCRYPT_LOG_N } from '../age/scrypt.js';
 import { PAYLOAD_NONCE_SIZE, PayloadDecryptor, PayloadEncryptor } from '../age/stream.js';
@@ -57,6 +57,8 @@ export interface Inspection {
  */
 export function inspect(firstBytes: Uint8Array, atEof = true): Inspection {
   if (!startsWithAgeMagic(firstBytes)) return { kind: 'plaintext', meta: null, stanzaTypes: [], headerLength: 0 };
+  // A whole file shorter than the version line cannot be age, however it begins (a text file "age", say).
+  if (atEof && firstBytes.length <= AGE_MAGIC.length) return { kind: 'plaintext', meta: null, stanzaTypes: [], headerLength: 0 };
   let header: ParsedHeader;
   try {
     header = parseHeader(firstBytes);
@@ -94,25 +96,60 @@ export function isSealed(firstBytes: Uint8Array): boolean {
   }
 }
 
-/** Collects bytes from a stream until a whole header is parsed; returns the header and the leftover bytes. */
+/**
+ * Collects bytes from a stream until a whole header is parsed; returns the header and the leftover bytes.
+ *
+ * Parsing starts over from the first byte each time, so it is not retried on every piece: only on the
+ * first piece (a plaintext file is told apart at once), when a line starting with "---" (the MAC line, the
+ * only way a header can end) has arrived, when the bytes held have doubled since the last try, and at the
+ * end of the stream. However small the pieces a source yields, the work stays linear in the header size.
+ */
 export async function readHeader(
   source: AsyncIterator<Uint8Array>,
 ): Promise<{ header: ParsedHeader; rest: Buffer }> {
-  let buffered = Buffer.alloc(0);
-  for (;;) {
+  const pieces: Buffer[] = [];
+  let length = 0;
+  let lengthAtLastTry = -1;
+  let lineHead = '';
+  let macLineArrived = false;
+  const tryParse = (): { header: ParsedHeader; rest: Buffer } | null => {
+    const buffered = Buffer.concat(pieces, length);
+    pieces.splice(0, pieces.length, buffered);
+    lengthAtLastTry = length;
+    macLineArrived = false;
     try {
       const header = parseHeader(buffered);
       return { header, rest: buffered.subarray(header.length) };
     } catch (error) {
       if (!(error instanceof HeaderIncomplete)) throw error;
+      return null;
     }
-    if (buffered.length > MAX_HEADER_BYTES) throw new SealedFileError('HEADER_TOO_LARGE', `header larger than ${MAX_HEADER_BYTES} bytes`);
+  };
+  for (;;) {
+    if (macLineArrived || length >= 2 * lengthAtLastTry || length > MAX_HEADER_BYTES) {
+      const parsed = tryParse();
+      if (parsed) return parsed;
+      if (length > MAX_HEADER_BYTES) throw new SealedFileError('HEADER_TOO_LARGE', `header larger than ${MAX_HEADER_BYTES} bytes`);
+    }
     const next = await source.next();
     if (next.done) {
-      if (buffered.length === 0) throw new SealedFileError('NOT_AGE', 'the file is empty, not an age file');
+      if (length === 0) throw new SealedFileError('NOT_AGE', 'the file is empty, not an age file');
+      const parsed = lengthAtLastTry === length ? null : tryParse();
+      if (parsed) return parsed;
       throw new SealedFileError('HEADER_INVALID', 'the file ends inside its header (truncated)');
     }
-    buffered = Buffer.concat([buffered, next.value]);
+    const piece = Buffer.from(next.value);
+    pieces.push(piece);
+    length += piece.length;
+    for (let i = 0; i < piece.length && !macLineArrived; i++) {
+      const byte = piece[i] ?? 0;
+      if (byte === 0x0a) {
+        macLineArrived = lineHead === '---';
+        lineHead = '';
+      } else if (lineHead.length < 3) {
+        lineHead += String.fromCharCode(byte);
+      }
+    }
   }
 }
 
