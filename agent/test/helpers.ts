@@ -57,3 +57,20 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/** A Logger that keeps its lines, so tests can read what the agent reported. */
+export class MemoryLogger {
+  readonly lines: { level: string; message: string; fields: Readonly<Record<string, unknown>> }[] = [];
+  error(message: string, fields: Readonly<Record<string, unknown>> = {}): void {
+    this.lines.push({ level: 'error', message, fields });
+  }
+  warn(message: string, fields: Readonly<Record<string, unknown>> = {}): void {
+    this.lines.push({ level: 'warn', message, fields });
+  }
+  info(message: string, fields: Readonly<Record<string, unknown>> = {}): void {
+    this.lines.push({ level: 'info', message, fields });
+  }
+  debug(message: string, fields: Readonly<Record<string, unknown>> = {}): void {
+    this.lines.push({ level: 'debug', message, fields });
+  }
+}

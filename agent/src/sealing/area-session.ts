@@ -1,0 +1,213 @@
+import { stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isTempFileName } from '../files/atomic-write.js';
+import { errorFields, type Logger } from '../logging/logger.js';
+import type { JobJournal } from '../storage/job-journal.js';
+import type { BaselineEntry, VolumeRegistry } from '../storage/volume-registry.js';
+import type { ExportProcessor } from './export-processor.js';
+import { watchTree, type TreeWatch } from './tree-watcher.js';
+import type { AreaMode, WatchedArea } from './watched-area.js';
+import { KeyedWorkQueue } from './work-queue.js';
+
+export interface SessionDependencies {
+  readonly processor: ExportProcessor;
+  readonly journal: JobJournal;
+  readonly registry: VolumeRegistry;
+  readonly logger: Logger;
+  /** A file is processed once no write to it was seen for this long. */
+  readonly settleMs: number;
+  readonly concurrency: number;
+}
+
+interface Snapshot {
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ino: number;
+}
+
+/**
+ * Watches one area (a mounted stick or an outbound folder) from the moment it appears until it goes:
+ *  - files there at the start are the baseline and are left alone, unless the agent is resuming the same
+ *    mount after a restart, in which case anything that differs from the stored baseline is new;
+ *  - every file written afterwards is journalled at once, then processed when writes to it have settled;
+ *  - jobs left in the journal from an earlier insertion of this volume are resumed;
+ *  - temp files left by an interrupted seal are removed (the original is still in place beside them).
+ */
+export class AreaSession {
+  private watch: TreeWatch | undefined;
+  private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly journalled = new Set<string>();
+  /** What our own seals left behind: the rename over the original shows up as a write we must not chase. */
+  private readonly ourOutput = new Map<string, Snapshot>();
+  private readonly initial = new Map<string, BaselineEntry>();
+  private readonly queue: KeyedWorkQueue;
+  private stopped = false;
+  private mediaGone = false;
+  private readonly pendingChecks = new Set<Promise<void>>();
+  readonly counts = { sealed: 0, quarantined: 0, failed: 0, skipped: 0 };
+
+  constructor(
+    readonly area: WatchedArea,
+    private readonly mode: AreaMode,
+    private readonly deps: SessionDependencies,
+  ) {
+    this.queue = new KeyedWorkQueue(deps.concurrency);
+  }
+
+  /** Resolves once the baseline is taken and resumed jobs are scheduled. */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let started = false;
+      this.watch = watchTree(this.area.root, {
+        existing: (relPath, stats) => {
+          if (isTempFileName(relPath)) this.track(this.removeLeftover(relPath));
+          else if (stats?.isFile()) this.initial.set(relPath, { size: stats.size, mtimeMs: stats.mtimeMs });
+        },
+        ready: () => {
+          try {
+            this.takeBaseline();
+            started = true;
+            resolve();
+          } catch (error) {
+            reject(error instanceof Error ? error : new Error(String(error)));
+          }
+        },
+        written: (relPath) => {
+          if (!isTempFileName(relPath)) this.track(this.onWrite(relPath));
+        },
+        removed: () => undefined,
+        error: (error) => {
+          this.deps.logger.warn('watch error', { root: this.area.root, ...errorFields(error) });
+          if (!started) reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    await this.watch?.close();
+    await Promise.allSettled([...this.pendingChecks]);
+    await this.queue.stop();
+  }
+
+  /** True when nothing is waiting to settle or being processed (for tests, benchmarks and the tray's status). */
+  isIdle(): boolean {
+    return this.timers.size === 0 && this.queue.size === 0 && this.pendingChecks.size === 0;
+  }
+
+  private takeBaseline(): void {
+    const { registry, journal, logger } = this.deps;
+    const stored = registry.continuingBaseline(this.area.volumeKey, this.area.mountToken);
+    let candidates = 0;
+    if (stored) {
+      for (const [relPath, now] of this.initial) {
+        const before = stored.get(relPath);
+        if (!before || before.size !== now.size || before.mtimeMs !== now.mtimeMs) {
+          this.schedule(relPath);
+          candidates++;
+        }
+      }
+    } else {
+      registry.saveBaseline(this.area.volumeKey, this.area.mountToken, this.initial);
+    }
+    const resumed = journal.pendingFor(this.area.volumeKey).filter((job) => job.channel === this.area.channel);
+    for (const job of resumed) this.schedule(job.relPath);
+    logger.info('watching', {
+      root: this.area.root,
+      volume: this.area.volumeKey,
+      channel: this.area.channel,
+      mode: this.mode.kind,
+      baselineFiles: stored ? stored.size : this.initial.size,
+      resumedAfterRestart: stored !== undefined,
+      changedSinceBaseline: candidates,
+      resumedJobs: resumed.length,
+    });
+    this.initial.clear();
+  }
+
+  private track(work: Promise<void>): void {
+    this.pendingChecks.add(work);
+    void work.finally(() => this.pendingChecks.delete(work));
+  }
+
+  private async removeLeftover(relPath: string): Promise<void> {
+    try {
+      await unlink(this.pathOf(relPath));
+      this.deps.logger.info('removed a temp file left by an interrupted seal', { root: this.area.root, path: relPath });
+    } catch (error) {
+      this.deps.logger.warn('could not remove a leftover temp file', { root: this.area.root, path: relPath, ...errorFields(error) });
+    }
+  }
+
+  private async onWrite(relPath: string): Promise<void> {
+    const ours = this.ourOutput.get(relPath);
+    if (ours) {
+      const now = await stat(this.pathOf(relPath)).catch(() => undefined);
+      if (now && now.size === ours.size && now.mtimeMs === ours.mtimeMs && now.ino === ours.ino) return;
+      this.ourOutput.delete(relPath);
+    }
+    this.schedule(relPath);
+  }
+
+  private schedule(relPath: string): void {
+    if (this.stopped || this.mediaGone) return;
+    if (!this.journalled.has(relPath)) {
+      // Journalled at first sight: if the stick is pulled before the seal, the job waits for its return.
+      this.deps.journal.record(this.area.volumeKey, relPath, this.area.channel);
+      this.journalled.add(relPath);
+    }
+    const previous = this.timers.get(relPath);
+    if (previous) clearTimeout(previous);
+    this.timers.set(
+      relPath,
+      setTimeout(() => {
+        this.timers.delete(relPath);
+        this.queue.push(relPath, () => this.run(relPath));
+      }, this.deps.settleMs),
+    );
+  }
+
+  private async run(relPath: string): Promise<void> {
+    if (this.stopped || this.mediaGone) return;
+    const { journal, processor, logger } = this.deps;
+    const job = journal.find(this.area.volumeKey, relPath) ?? journal.record(this.area.volumeKey, relPath, this.area.channel);
+    let outcome;
+    try {
+      outcome = await processor.process(this.area, this.mode, job);
+    } catch (error) {
+      // The processor logs its own failures; anything reaching here is a fault (e.g. the database).
+      logger.error('processing a file failed', { root: this.area.root, path: relPath, ...errorFields(error) });
+      return;
+    }
+    this.journalled.delete(relPath);
+    switch (outcome) {
+      case 'sealed': {
+        this.counts.sealed++;
+        const after = await stat(this.pathOf(relPath)).catch(() => undefined);
+        if (after) this.ourOutput.set(relPath, { size: after.size, mtimeMs: after.mtimeMs, ino: after.ino });
+        break;
+      }
+      case 'quarantined':
+        this.counts.quarantined++;
+        break;
+      case 'failed':
+        this.counts.failed++;
+        break;
+      case 'changed':
+        this.schedule(relPath);
+        break;
+      case 'media-gone':
+        this.mediaGone = true;
+        break;
+      default:
+        this.counts.skipped++;
+    }
+  }
+
+  private pathOf(relPath: string): string {
+    return join(this.area.root, ...relPath.split('/'));
+  }
+}
