@@ -11,6 +11,7 @@ import {
   inspect,
   isSealed,
   MAX_HEADER_BYTES,
+  MAX_SCRYPT_LOG_N,
   META_STANZA_TYPE,
   openStream,
   parseHeader,
@@ -320,6 +321,14 @@ describe('rekeyForPassphrase', () => {
     assert.notEqual(a.passphrase, b.passphrase);
     assert.notEqual(parseHeader(a.header).stanzas[0]?.args[0], parseHeader(b.header).stanzas[0]?.args[0]);
     await assert.rejects(rekeyForPassphrase(Buffer.alloc(15)), RangeError);
+  });
+
+  test('a work factor the readers would refuse (or scrypt cannot compute) is refused when writing', async () => {
+    for (const logN of [0, -1, 1.5, Number.NaN, MAX_SCRYPT_LOG_N + 1, 99]) {
+      await assert.rejects(rekeyForPassphrase(Buffer.alloc(16), { logN }), RangeError, String(logN));
+    }
+    const lowest = await rekeyForPassphrase(Buffer.alloc(16), { passphrase: 'p', logN: 1 });
+    assert.equal(parseHeader(lowest.header).stanzas[0]?.args[1], '1');
   });
 });
 

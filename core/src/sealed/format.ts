@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { SealedFileError } from '../errors.js';
 import { AGE_MAGIC, encodeHeader, HeaderIncomplete, MAX_HEADER_BYTES, parseHeader, startsWithAgeMagic, verifyHeaderMac, type ParsedHeader, type Stanza } from '../age/header.js';
 import { FILE_KEY_SIZE } from '../age/primitives.js';
-import { scryptWrap, DEFAULT_SCRYPT_LOG_N } from '../age/scrypt.js';
+import { scryptWrap, DEFAULT_SCRYPT_LOG_N, MAX_SCRYPT_LOG_N } from '../age/scrypt.js';
 import { PAYLOAD_NONCE_SIZE, PayloadDecryptor, PayloadEncryptor } from '../age/stream.js';
 import type { X25519Recipient } from '../age/x25519.js';
 import { findFileKey, type Identity } from './identities.js';
@@ -229,7 +229,12 @@ export async function rekeyForPassphrase(
   options: { passphrase?: string; logN?: number } = {},
 ): Promise<RecipientCopy> {
   if (fileKey.length !== FILE_KEY_SIZE) throw new RangeError('file key must be 16 bytes');
+  const logN = options.logN ?? DEFAULT_SCRYPT_LOG_N;
+  // Above the readers' bound (ours and age's is 2^22) the copy could not be opened; below 1 scrypt fails.
+  if (!Number.isInteger(logN) || logN < 1 || logN > MAX_SCRYPT_LOG_N) {
+    throw new RangeError(`scrypt work factor must be an integer from 1 to ${MAX_SCRYPT_LOG_N}`);
+  }
   const passphrase = options.passphrase ?? generatePassphrase();
-  const stanza = await scryptWrap(fileKey, passphrase, options.logN ?? DEFAULT_SCRYPT_LOG_N);
+  const stanza = await scryptWrap(fileKey, passphrase, logN);
   return { header: encodeHeader([stanza], fileKey), passphrase };
 }
