@@ -64,11 +64,12 @@ describe('PayloadDecryptor', () => {
     assert.equal(encrypt(fileKey, Buffer.alloc(0)).length, PAYLOAD_NONCE_SIZE + 16);
   });
 
-  test('too short: no nonce, nonce only, a chunk shorter than its tag', () => {
+  test('too short: no nonce or part of it (a truncated header, as age counts it), nonce only, a chunk shorter than its tag', () => {
     for (const length of [0, PAYLOAD_NONCE_SIZE - 1, PAYLOAD_NONCE_SIZE, PAYLOAD_NONCE_SIZE + 15]) {
       const decryptor = new PayloadDecryptor(fileKey);
       decryptor.push(encrypt(fileKey, Buffer.from('x')).subarray(0, length));
-      assert.throws(() => decryptor.finish(), { name: 'SealedFileError', code: 'PAYLOAD_INVALID' }, String(length));
+      const code = length < PAYLOAD_NONCE_SIZE ? 'HEADER_INVALID' : 'PAYLOAD_INVALID';
+      assert.throws(() => decryptor.finish(), { name: 'SealedFileError', code }, String(length));
     }
   });
 

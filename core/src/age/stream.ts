@@ -98,9 +98,10 @@ export class PayloadEncryptor {
  * reference implementation does), so every chunk is released as soon as it has arrived and authenticated.
  * The payload as a whole is valid only once finish() has returned: a stream may still turn out truncated.
  *
- * Any failure is a PAYLOAD_INVALID error and the decryptor stops. When a push() authenticates some chunks
- * and then meets a bad one, it returns the good chunks (they are genuine) and throws the error from the
- * next call (push or finish), so callers see every verified byte and still cannot miss the failure.
+ * Any failure is a PAYLOAD_INVALID error (HEADER_INVALID if even the nonce is missing) and the decryptor
+ * stops. When a push() authenticates some chunks and then meets a bad one, it returns the good chunks
+ * (they are genuine) and throws the error from the next call (push or finish), so callers see every
+ * verified byte and still cannot miss the failure.
  */
 export class PayloadDecryptor {
   private readonly fileKey: Buffer;
@@ -138,7 +139,8 @@ export class PayloadDecryptor {
     this.checkUsable();
     this.finished = true;
     if (this.sawFinalChunk) return Buffer.alloc(0);
-    if (this.key === null) return this.fail('payload is missing or shorter than its 16-byte nonce');
+    // age counts the nonce as part of the header: a file that ends before it is a truncated header.
+    if (this.key === null) return this.fail('the file ends before its payload nonce (truncated after the header)', 'HEADER_INVALID');
     if (this.pending.length === 0) {
       return this.fail(this.counter === 0 ? 'payload has no chunks' : 'payload is truncated: the last chunk is missing');
     }
@@ -226,8 +228,8 @@ export class PayloadDecryptor {
     if (this.finished) throw new Error('PayloadDecryptor used after finish');
   }
 
-  private fail(message: string): never {
+  private fail(message: string, code: 'PAYLOAD_INVALID' | 'HEADER_INVALID' = 'PAYLOAD_INVALID'): never {
     this.failed = true;
-    throw new SealedFileError('PAYLOAD_INVALID', message);
+    throw new SealedFileError(code, message);
   }
 }
