@@ -247,10 +247,11 @@ describe('crash safety of in-place writes', () => {
       for (let round = 0; round < 6; round++) {
         await writeFile(file, original);
         const child = spawn(process.execPath, [CLI_PATH, 'seal', file, '--to', recipient, '--in-place'], { stdio: 'ignore' });
+        const closed = new Promise((resolve) => child.on('close', resolve));
         const delay = 20 + Math.floor(Math.random() * 300);
         await new Promise((resolve) => setTimeout(resolve, delay));
         child.kill('SIGKILL');
-        await new Promise((resolve) => child.on('close', resolve));
+        await closed;
         const now = await readFile(file);
         if (sha256(now) === digest) {
           originalSeen++;
