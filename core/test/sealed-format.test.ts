@@ -341,3 +341,48 @@ describe('error values', () => {
     assert.equal(error.name, 'SealedFileError');
   });
 });
+
+describe('openStream and its source', () => {
+  /** A source like a file reader: its finally block (closing the file) must run however the read ends. */
+  function trackedSource(file: Buffer, pieceSize: number): { source: AsyncIterable<Uint8Array>; closed: () => boolean } {
+    let closed = false;
+    async function* read(): AsyncGenerator<Uint8Array, void, undefined> {
+      try {
+        for (const piece of splitEvery(file, pieceSize)) {
+          await Promise.resolve();
+          yield piece;
+        }
+      } finally {
+        closed = true;
+      }
+    }
+    return { source: read(), closed: () => closed };
+  }
+
+  test('the source is closed after a header failure, a payload failure, a consumer that stops early, and success', async () => {
+    const plaintext = patternBytes(3 * 65536);
+    const { file } = seal(plaintext);
+
+    const wrongKey = trackedSource(file, 1000);
+    await expectSealedFileError(() => openStream(wrongKey.source, [X25519Identity.generate()]), ['NO_MATCHING_IDENTITY']);
+    assert.ok(wrongKey.closed(), 'after a header failure');
+
+    const damaged = Buffer.from(file);
+    damaged.writeUInt8(damaged.readUInt8(damaged.length - 100) ^ 1, damaged.length - 100);
+    const badPayload = trackedSource(damaged, 1000);
+    const opened = await openStream(badPayload.source, [zone]);
+    await expectSealedFileError(() => collect(opened.plaintext), ['PAYLOAD_INVALID']);
+    assert.ok(badPayload.closed(), 'after a payload failure');
+
+    const early = trackedSource(file, 1000);
+    for await (const part of (await openStream(early.source, [zone])).plaintext) {
+      assert.ok(part.length > 0);
+      break;
+    }
+    assert.ok(early.closed(), 'after the consumer stopped early');
+
+    const whole = trackedSource(file, 1000);
+    assert.ok((await collect((await openStream(whole.source, [zone])).plaintext)).equals(plaintext));
+    assert.ok(whole.closed(), 'after success');
+  });
+});

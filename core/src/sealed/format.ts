@@ -174,35 +174,49 @@ export async function openStream(
   identities: readonly Identity[],
 ): Promise<OpenedStream> {
   const iterator = toAsyncIterator(source);
-  const { header, rest } = await readHeader(iterator);
-  const inspection = describeHeader(header);
-  const fileKey = await unlockHeader(header, identities);
-  // The payload nonce belongs to the header's side of the file (age reports a missing one as a header
-  // failure), so a file cut right after its header fails here, before any plaintext is promised.
-  let payloadStart = rest;
-  while (payloadStart.length < PAYLOAD_NONCE_SIZE) {
-    const next = await iterator.next();
-    if (next.done) throw new SealedFileError('HEADER_INVALID', 'the file ends before its payload nonce (truncated after the header)');
-    payloadStart = Buffer.concat([payloadStart, next.value]);
+  try {
+    const { header, rest } = await readHeader(iterator);
+    const inspection = describeHeader(header);
+    const fileKey = await unlockHeader(header, identities);
+    // The payload nonce belongs to the header's side of the file (age reports a missing one as a header
+    // failure), so a file cut right after its header fails here, before any plaintext is promised.
+    let payloadStart = rest;
+    while (payloadStart.length < PAYLOAD_NONCE_SIZE) {
+      const next = await iterator.next();
+      if (next.done) throw new SealedFileError('HEADER_INVALID', 'the file ends before its payload nonce (truncated after the header)');
+      payloadStart = Buffer.concat([payloadStart, next.value]);
+    }
+    return { inspection, plaintext: decryptRest(fileKey, payloadStart, iterator) };
+  } catch (error) {
+    // Let the source release what it holds (a file handle in a generator's finally); the first error wins.
+    await iterator.return?.().catch(() => undefined);
+    throw error;
   }
-  return { inspection, plaintext: decryptRest(fileKey, payloadStart, iterator) };
 }
 
+/** Decrypts the rest of the stream; the source is closed however this ends (done, failed, or abandoned by break). */
 async function* decryptRest(fileKey: Buffer, rest: Buffer, iterator: AsyncIterator<Uint8Array>): AsyncGenerator<Buffer, void, undefined> {
-  const decryptor = new PayloadDecryptor(fileKey);
-  if (rest.length > 0) yield* decryptor.push(rest);
-  for (;;) {
-    const next = await iterator.next();
-    if (next.done) break;
-    yield* decryptor.push(next.value);
+  try {
+    const decryptor = new PayloadDecryptor(fileKey);
+    if (rest.length > 0) yield* decryptor.push(rest);
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) break;
+      yield* decryptor.push(next.value);
+    }
+    yield decryptor.finish();
+  } finally {
+    await iterator.return?.().catch(() => undefined);
   }
-  yield decryptor.finish();
 }
 
 function toAsyncIterator(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncIterator<Uint8Array> {
   if (Symbol.asyncIterator in source) return source[Symbol.asyncIterator]();
   const sync = source[Symbol.iterator]();
-  return { next: () => Promise.resolve(sync.next()) };
+  return {
+    next: () => Promise.resolve(sync.next()),
+    return: () => Promise.resolve(sync.return?.() ?? { done: true, value: undefined }),
+  };
 }
 
 /** Seals a plaintext stream; yields the header and then ciphertext pieces. */
