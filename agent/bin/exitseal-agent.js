@@ -5,5 +5,3 @@ const stopSignal = new Promise((resolve) => {
   for (const signal of ['SIGTERM', 'SIGINT']) process.once(signal, () => resolve(signal));
 });
 process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stopSignal });
-// Signal listeners and any leftover handle must not keep a stopped service alive.
-process.exit();
