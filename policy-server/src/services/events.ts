@@ -1,0 +1,73 @@
+import { computeEventHash, type EventBatch, type EventBatchResult } from '@exitseal/core/wire';
+import { badRequest } from '../errors.js';
+import type { AgentRecord, EventFilter, EventRow, Store } from '../storage/store.js';
+import type { ChainReport, LogChain } from './chain.js';
+import type { Clock } from './clock.js';
+
+/** Where stored events go besides the database (the SIEM); never allowed to fail ingestion. */
+export interface EventSink {
+  forward(events: readonly EventRow[]): void;
+}
+
+export interface EventPage {
+  readonly events: EventRow[];
+  /** Pass as `before` to get the next (older) page; absent on the last page. */
+  readonly nextCursor?: number;
+}
+
+/** Export-log ingestion (idempotent by event id, chained), search and verification. */
+export class EventService {
+  constructor(
+    private readonly store: Store,
+    private readonly chain: LogChain,
+    private readonly clock: Clock,
+    private readonly sinks: readonly EventSink[],
+  ) {}
+
+  /**
+   * Stores a batch from an agent. The whole batch is refused (nothing written) if any event's own hash does
+   * not match its content or its time is not a real date; resent events are counted as duplicates.
+   */
+  async ingest(agent: AgentRecord, batch: EventBatch): Promise<EventBatchResult> {
+    batch.events.forEach((event, index) => {
+      if (computeEventHash(event) !== event.hash) throw badRequest('EVENT_HASH_MISMATCH', `events/${index}: hash does not match the event's content`);
+      if (Number.isNaN(Date.parse(event.occurredAt))) throw badRequest('EVENT_TIME_INVALID', `events/${index}: occurredAt is not a real date`);
+    });
+    const rows = batch.events.map((e) => ({
+      eventId: e.eventId,
+      occurredAt: new Date(e.occurredAt).toISOString(),
+      host: e.host,
+      osUser: e.osUser,
+      zoneId: e.zoneId,
+      channel: e.channel,
+      deviceVendorId: e.device?.vendorId ?? null,
+      deviceProductId: e.device?.productId ?? null,
+      deviceSerial: e.device?.serial ?? null,
+      deviceLabel: e.device?.label ?? null,
+      deviceMount: e.device?.mount ?? null,
+      fileName: e.fileName,
+      mediaPath: e.mediaPath ?? null,
+      size: e.size,
+      sha256: e.sha256 ?? null,
+      fileId: e.fileId ?? null,
+      keyVersion: e.keyVersion ?? null,
+      action: e.action,
+      reason: e.reason ?? null,
+      agentPrevHash: e.prevHash,
+      agentHash: e.hash,
+    }));
+    const result = await this.store.events.appendBatch(agent.id, this.clock.now().toISOString(), rows, this.chain.link);
+    for (const sink of this.sinks) sink.forward(result.stored);
+    return { accepted: result.accepted, duplicates: result.duplicates };
+  }
+
+  async search(filter: EventFilter): Promise<EventPage> {
+    const events = await this.store.events.query(filter);
+    const last = events[events.length - 1];
+    return events.length === filter.limit && last !== undefined ? { events, nextCursor: last.seq } : { events };
+  }
+
+  verify(): Promise<ChainReport> {
+    return this.chain.verify('export', (after, limit) => this.store.events.scan(after, limit));
+  }
+}

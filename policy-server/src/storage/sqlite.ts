@@ -1,0 +1,512 @@
+// The only file that imports better-sqlite3: the embedded implementation of the Store interface.
+import Database from 'better-sqlite3';
+import type { ZoneWithPolicy } from '@exitseal/core/policy';
+import type {
+  AgentRecord,
+  AuditRow,
+  ChainedRow,
+  ChainLink,
+  Decision,
+  EnrolmentTokenRecord,
+  EventFilter,
+  EventRow,
+  RequestRecord,
+  RequestStatus,
+  Role,
+  SessionRecord,
+  Store,
+  UserRecord,
+  ZoneKeyRecord,
+} from './store.js';
+
+/** Schema changes in order; each runs once, in a transaction, and is recorded in schema_migrations. */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE zones (id TEXT PRIMARY KEY, zone TEXT NOT NULL, policy TEXT NOT NULL, updated_at TEXT NOT NULL);
+  CREATE TABLE zone_keys (
+    zone_id TEXT NOT NULL, version INTEGER NOT NULL, recipient TEXT NOT NULL, sealed_secret BLOB NOT NULL, created_at TEXT NOT NULL,
+    PRIMARY KEY (zone_id, version)
+  );
+  CREATE TABLE enrolment_tokens (
+    id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, zone_id TEXT, expires_at TEXT NOT NULL,
+    created_by TEXT NOT NULL, created_at TEXT NOT NULL, used_at TEXT, used_by_agent TEXT
+  );
+  CREATE TABLE agents (
+    id TEXT PRIMARY KEY, hostname TEXT NOT NULL, zone_id TEXT NOT NULL, os_name TEXT NOT NULL, agent_version TEXT NOT NULL,
+    cert_fingerprint TEXT NOT NULL UNIQUE, cert_serial TEXT NOT NULL, enrolled_at TEXT NOT NULL, revoked_at TEXT,
+    last_seen_at TEXT, last_bundle_revision INTEGER, last_event_hash TEXT
+  );
+  CREATE TABLE export_events (
+    seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, agent_id TEXT NOT NULL, received_at TEXT NOT NULL,
+    occurred_at TEXT NOT NULL, host TEXT NOT NULL, os_user TEXT NOT NULL, zone_id TEXT NOT NULL, channel TEXT NOT NULL,
+    device_vendor_id TEXT, device_product_id TEXT, device_serial TEXT, device_label TEXT, device_mount TEXT,
+    file_name TEXT NOT NULL, media_path TEXT, size INTEGER NOT NULL, sha256 TEXT, file_id TEXT, key_version INTEGER,
+    action TEXT NOT NULL, reason TEXT, agent_prev_hash TEXT NOT NULL, agent_hash TEXT NOT NULL, agent_chain_ok INTEGER NOT NULL,
+    chain_hash TEXT NOT NULL
+  );
+  CREATE INDEX export_events_agent ON export_events (agent_id, seq);
+  CREATE INDEX export_events_zone ON export_events (zone_id, seq);
+  CREATE INDEX export_events_action ON export_events (action, seq);
+  CREATE INDEX export_events_user ON export_events (os_user, seq);
+  CREATE INDEX export_events_host ON export_events (host, seq);
+  CREATE INDEX export_events_sha256 ON export_events (sha256, seq);
+  CREATE INDEX export_events_file_name ON export_events (file_name, seq);
+  CREATE INDEX export_events_device_serial ON export_events (device_serial, seq);
+  CREATE INDEX export_events_occurred ON export_events (occurred_at);
+  CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,
+    detail TEXT NOT NULL, chain_hash TEXT NOT NULL
+  );
+  CREATE TABLE users (id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE, role TEXT NOT NULL, password_hash TEXT NOT NULL, created_at TEXT NOT NULL);
+  CREATE TABLE sessions (id_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, csrf_token TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT NOT NULL);
+  CREATE TABLE requests (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL, agent_id TEXT NOT NULL, os_user TEXT NOT NULL,
+    policy_zone_id TEXT NOT NULL, steps TEXT NOT NULL, reason TEXT NOT NULL, file_name TEXT NOT NULL, created_at TEXT NOT NULL,
+    detail TEXT NOT NULL, decisions TEXT NOT NULL, sealed_outcome BLOB
+  );
+  CREATE INDEX requests_status ON requests (status, created_at);
+  CREATE INDEX requests_agent ON requests (agent_id, created_at);
+  INSERT INTO settings (name, value) VALUES ('revision', '1');
+  `,
+];
+
+/** Runs a synchronous body and hands back a settled promise, so sync SQLite fits the async Store interface. */
+function settle<T>(body: () => T): Promise<T> {
+  try {
+    return Promise.resolve(body());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+type Row = Record<string, unknown>;
+const str = (v: unknown): string => v as string;
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : (v as string));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+function toAgent(r: Row): AgentRecord {
+  return {
+    id: str(r.id),
+    hostname: str(r.hostname),
+    zoneId: str(r.zone_id),
+    osName: str(r.os_name),
+    agentVersion: str(r.agent_version),
+    certFingerprint: str(r.cert_fingerprint),
+    certSerial: str(r.cert_serial),
+    enrolledAt: str(r.enrolled_at),
+    revokedAt: strOrNull(r.revoked_at),
+    lastSeenAt: strOrNull(r.last_seen_at),
+    lastBundleRevision: numOrNull(r.last_bundle_revision),
+    lastEventHash: strOrNull(r.last_event_hash),
+  };
+}
+
+function toEvent(r: Row): EventRow {
+  return {
+    seq: Number(r.seq),
+    eventId: str(r.event_id),
+    agentId: str(r.agent_id),
+    receivedAt: str(r.received_at),
+    occurredAt: str(r.occurred_at),
+    host: str(r.host),
+    osUser: str(r.os_user),
+    zoneId: str(r.zone_id),
+    channel: str(r.channel),
+    deviceVendorId: strOrNull(r.device_vendor_id),
+    deviceProductId: strOrNull(r.device_product_id),
+    deviceSerial: strOrNull(r.device_serial),
+    deviceLabel: strOrNull(r.device_label),
+    deviceMount: strOrNull(r.device_mount),
+    fileName: str(r.file_name),
+    mediaPath: strOrNull(r.media_path),
+    size: Number(r.size),
+    sha256: strOrNull(r.sha256),
+    fileId: strOrNull(r.file_id),
+    keyVersion: numOrNull(r.key_version),
+    action: str(r.action),
+    reason: strOrNull(r.reason),
+    agentPrevHash: str(r.agent_prev_hash),
+    agentHash: str(r.agent_hash),
+    agentChainOk: Number(r.agent_chain_ok) === 1,
+  };
+}
+
+function toAudit(r: Row): AuditRow {
+  return { seq: Number(r.seq), at: str(r.at), actor: str(r.actor), action: str(r.action), target: str(r.target), detail: str(r.detail) };
+}
+
+function toUser(r: Row): UserRecord {
+  return { id: str(r.id), username: str(r.username), role: str(r.role) as Role, passwordHash: str(r.password_hash), createdAt: str(r.created_at) };
+}
+
+function toRequest(r: Row): RequestRecord {
+  return {
+    id: str(r.id),
+    kind: str(r.kind) as RequestRecord['kind'],
+    status: str(r.status) as RequestStatus,
+    agentId: str(r.agent_id),
+    osUser: str(r.os_user),
+    policyZoneId: str(r.policy_zone_id),
+    steps: JSON.parse(str(r.steps)) as string[],
+    reason: str(r.reason),
+    fileName: str(r.file_name),
+    createdAt: str(r.created_at),
+    detail: JSON.parse(str(r.detail)) as Record<string, unknown>,
+    decisions: JSON.parse(str(r.decisions)) as Decision[],
+    sealedOutcome: r.sealed_outcome === null ? null : (r.sealed_outcome as Buffer),
+  };
+}
+
+function toTokenRecord(r: Row): EnrolmentTokenRecord {
+  return {
+    id: str(r.id),
+    tokenHash: str(r.token_hash),
+    zoneId: strOrNull(r.zone_id),
+    expiresAt: str(r.expires_at),
+    createdBy: str(r.created_by),
+    createdAt: str(r.created_at),
+    usedAt: strOrNull(r.used_at),
+  };
+}
+
+const EVENT_FILTER_COLUMNS: readonly [keyof EventFilter, string][] = [
+  ['agentId', 'agent_id'],
+  ['zoneId', 'zone_id'],
+  ['channel', 'channel'],
+  ['action', 'action'],
+  ['osUser', 'os_user'],
+  ['host', 'host'],
+  ['sha256', 'sha256'],
+  ['deviceSerial', 'device_serial'],
+];
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+  }
+
+  /** Opens (creating if needed) the database file and brings its schema up to date. */
+  static open(path: string): SqliteStore {
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    const store = new SqliteStore(db);
+    store.migrate();
+    return store;
+  }
+
+  private migrate(): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+    const applied = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => Number(r.version)));
+    MIGRATIONS.forEach((sql, index) => {
+      const version = index + 1;
+      if (applied.has(version)) return;
+      this.db.transaction(() => {
+        this.db.exec(sql);
+        this.db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(version, new Date().toISOString());
+      })();
+    });
+  }
+
+  private bumpRevision(): void {
+    this.db.prepare("UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE name = 'revision'").run();
+  }
+
+  readonly settings = {
+    get: (name: string) => settle(() => strOrNull((this.db.prepare('SELECT value FROM settings WHERE name = ?').get(name) as Row | undefined)?.value)),
+    putIfAbsent: (name: string, value: string) =>
+      settle(() => {
+        this.db.prepare('INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)').run(name, value);
+        return str((this.db.prepare('SELECT value FROM settings WHERE name = ?').get(name) as Row).value);
+      }),
+    put: (name: string, value: string | null) =>
+      settle(() => {
+        if (value === null) this.db.prepare('DELETE FROM settings WHERE name = ?').run(name);
+        else this.db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
+        if (name === 'recovery_recipient') this.bumpRevision();
+      }),
+    revision: () => settle(() => Number((this.db.prepare("SELECT value FROM settings WHERE name = 'revision'").get() as Row).value)),
+  };
+
+  readonly zones = {
+    list: () =>
+      settle(() =>
+        (this.db.prepare('SELECT zone, policy FROM zones ORDER BY id').all() as Row[]).map(
+          (r): ZoneWithPolicy => ({ zone: JSON.parse(str(r.zone)) as ZoneWithPolicy['zone'], policy: JSON.parse(str(r.policy)) as ZoneWithPolicy['policy'] }),
+        ),
+      ),
+    save: (entries: readonly ZoneWithPolicy[], updatedAt: string) =>
+      settle(() => {
+        this.db.transaction(() => {
+          const upsert = this.db.prepare(
+            'INSERT INTO zones (id, zone, policy, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET zone = excluded.zone, policy = excluded.policy, updated_at = excluded.updated_at',
+          );
+          for (const entry of entries) upsert.run(entry.zone.id, JSON.stringify(entry.zone), JSON.stringify(entry.policy), updatedAt);
+          this.bumpRevision();
+        })();
+      }),
+  };
+
+  private toKey(r: Row): ZoneKeyRecord {
+    return { zoneId: str(r.zone_id), version: Number(r.version), recipient: str(r.recipient), sealedSecret: r.sealed_secret as Buffer, createdAt: str(r.created_at) };
+  }
+
+  readonly keys = {
+    list: (zoneId?: string) =>
+      settle(() =>
+        (zoneId === undefined
+          ? (this.db.prepare('SELECT * FROM zone_keys ORDER BY zone_id, version DESC').all() as Row[])
+          : (this.db.prepare('SELECT * FROM zone_keys WHERE zone_id = ? ORDER BY version DESC').all(zoneId) as Row[])
+        ).map((r) => this.toKey(r)),
+      ),
+    get: (zoneId: string, version: number) =>
+      settle(() => {
+        const row = this.db.prepare('SELECT * FROM zone_keys WHERE zone_id = ? AND version = ?').get(zoneId, version) as Row | undefined;
+        return row ? this.toKey(row) : null;
+      }),
+    addNextVersion: (zoneId: string, createdAt: string, make: (version: number) => { recipient: string; sealedSecret: Buffer }) =>
+      settle(() =>
+        this.db.transaction((): ZoneKeyRecord => {
+          const latest = this.db.prepare('SELECT MAX(version) AS v FROM zone_keys WHERE zone_id = ?').get(zoneId) as Row;
+          const version = (numOrNull(latest.v) ?? 0) + 1;
+          const made = make(version);
+          this.db.prepare('INSERT INTO zone_keys (zone_id, version, recipient, sealed_secret, created_at) VALUES (?, ?, ?, ?, ?)').run(zoneId, version, made.recipient, made.sealedSecret, createdAt);
+          this.bumpRevision();
+          return { zoneId, version, ...made, createdAt };
+        })(),
+      ),
+  };
+
+  readonly enrolment = {
+    create: (t: EnrolmentTokenRecord) =>
+      settle(() => {
+        this.db
+          .prepare('INSERT INTO enrolment_tokens (id, token_hash, zone_id, expires_at, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+          .run(t.id, t.tokenHash, t.zoneId, t.expiresAt, t.createdBy, t.createdAt);
+      }),
+    findByHash: (tokenHash: string) =>
+      settle(() => {
+        const row = this.db.prepare('SELECT * FROM enrolment_tokens WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+        return row ? toTokenRecord(row) : null;
+      }),
+    consume: (tokenHash: string, now: string, a: AgentRecord) =>
+      settle(() =>
+        this.db.transaction((): boolean => {
+          const used = this.db
+            .prepare('UPDATE enrolment_tokens SET used_at = ?, used_by_agent = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?')
+            .run(now, a.id, tokenHash, now);
+          if (used.changes !== 1) return false;
+          this.db
+            .prepare(
+              'INSERT INTO agents (id, hostname, zone_id, os_name, agent_version, cert_fingerprint, cert_serial, enrolled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+            )
+            .run(a.id, a.hostname, a.zoneId, a.osName, a.agentVersion, a.certFingerprint, a.certSerial, a.enrolledAt);
+          return true;
+        })(),
+      ),
+  };
+
+  readonly agents = {
+    list: () => settle(() => (this.db.prepare('SELECT * FROM agents ORDER BY enrolled_at').all() as Row[]).map(toAgent)),
+    get: (id: string) =>
+      settle(() => {
+        const row = this.db.prepare('SELECT * FROM agents WHERE id = ?').get(id) as Row | undefined;
+        return row ? toAgent(row) : null;
+      }),
+    findByFingerprint: (fingerprint: string) =>
+      settle(() => {
+        const row = this.db.prepare('SELECT * FROM agents WHERE cert_fingerprint = ?').get(fingerprint) as Row | undefined;
+        return row ? toAgent(row) : null;
+      }),
+    revoke: (id: string, at: string) => settle(() => this.db.prepare('UPDATE agents SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes === 1),
+    touch: (id: string, at: string, bundleRevision: number | null) =>
+      settle(() => {
+        this.db.prepare('UPDATE agents SET last_seen_at = ?, last_bundle_revision = COALESCE(?, last_bundle_revision) WHERE id = ?').run(at, bundleRevision, id);
+      }),
+  };
+
+  readonly events = {
+    appendBatch: (
+      agentId: string,
+      receivedAt: string,
+      events: readonly Omit<EventRow, 'seq' | 'agentId' | 'receivedAt' | 'agentChainOk'>[],
+      link: ChainLink<EventRow>,
+    ) =>
+      settle(() =>
+        this.db.transaction(() => {
+          const exists = this.db.prepare('SELECT 1 FROM export_events WHERE event_id = ?');
+          const insert = this.db.prepare(`INSERT INTO export_events (
+              seq, event_id, agent_id, received_at, occurred_at, host, os_user, zone_id, channel, device_vendor_id, device_product_id,
+              device_serial, device_label, device_mount, file_name, media_path, size, sha256, file_id, key_version, action, reason,
+              agent_prev_hash, agent_hash, agent_chain_ok, chain_hash)
+            VALUES (@seq, @eventId, @agentId, @receivedAt, @occurredAt, @host, @osUser, @zoneId, @channel, @deviceVendorId, @deviceProductId,
+              @deviceSerial, @deviceLabel, @deviceMount, @fileName, @mediaPath, @size, @sha256, @fileId, @keyVersion, @action, @reason,
+              @agentPrevHash, @agentHash, @agentChainOkInt, @chainHash)`);
+          const last = this.db.prepare('SELECT seq, chain_hash FROM export_events ORDER BY seq DESC LIMIT 1').get() as Row | undefined;
+          let seq = last ? Number(last.seq) : 0;
+          let previousHash = last ? str(last.chain_hash) : '';
+          let agentHead = strOrNull((this.db.prepare('SELECT last_event_hash FROM agents WHERE id = ?').get(agentId) as Row | undefined)?.last_event_hash);
+          const stored: EventRow[] = [];
+          let duplicates = 0;
+          for (const event of events) {
+            if (exists.get(event.eventId) !== undefined || stored.some((s) => s.eventId === event.eventId)) {
+              duplicates++;
+              continue;
+            }
+            seq++;
+            const agentChainOk = agentHead === null || agentHead === event.agentPrevHash;
+            const row: EventRow = { ...event, seq, agentId, receivedAt, agentChainOk };
+            const chainHash = link(previousHash, row);
+            insert.run({ ...row, agentChainOkInt: agentChainOk ? 1 : 0, chainHash });
+            previousHash = chainHash;
+            agentHead = event.agentHash;
+            stored.push(row);
+          }
+          if (stored.length > 0) this.db.prepare('UPDATE agents SET last_event_hash = ? WHERE id = ?').run(agentHead, agentId);
+          return { accepted: stored.length, duplicates, stored };
+        })(),
+      ),
+    query: (filter: EventFilter) =>
+      settle(() => {
+        const where: string[] = [];
+        const params: Record<string, unknown> = { limit: filter.limit };
+        for (const [key, column] of EVENT_FILTER_COLUMNS) {
+          const value = filter[key];
+          if (value !== undefined) {
+            where.push(`${column} = @${key}`);
+            params[key] = value;
+          }
+        }
+        if (filter.fileNamePrefix !== undefined) {
+          // A range on the indexed column instead of LIKE, so a prefix search stays an index seek.
+          where.push('file_name >= @fileNamePrefix AND file_name < @fileNamePrefixEnd');
+          params.fileNamePrefix = filter.fileNamePrefix;
+          params.fileNamePrefixEnd = `${filter.fileNamePrefix}\u{10FFFF}`;
+        }
+        if (filter.from !== undefined) {
+          where.push('occurred_at >= @from');
+          params.from = filter.from;
+        }
+        if (filter.to !== undefined) {
+          where.push('occurred_at < @to');
+          params.to = filter.to;
+        }
+        if (filter.beforeSeq !== undefined) {
+          where.push('seq < @beforeSeq');
+          params.beforeSeq = filter.beforeSeq;
+        }
+        const sql = `SELECT * FROM export_events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
+        return (this.db.prepare(sql).all(params) as Row[]).map(toEvent);
+      }),
+    scan: (afterSeq: number, limit: number) =>
+      settle(() =>
+        (this.db.prepare('SELECT * FROM export_events WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Row[]).map(
+          (r): ChainedRow<EventRow> => ({ row: toEvent(r), chainHash: str(r.chain_hash) }),
+        ),
+      ),
+    count: () => settle(() => Number((this.db.prepare('SELECT COUNT(*) AS n FROM export_events').get() as Row).n)),
+  };
+
+  readonly audit = {
+    append: (entry: Omit<AuditRow, 'seq'>, link: ChainLink<AuditRow>) =>
+      settle(() =>
+        this.db.transaction((): AuditRow => {
+          const last = this.db.prepare('SELECT seq, chain_hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as Row | undefined;
+          const row: AuditRow = { ...entry, seq: last ? Number(last.seq) + 1 : 1 };
+          const chainHash = link(last ? str(last.chain_hash) : '', row);
+          this.db.prepare('INSERT INTO audit_log (seq, at, actor, action, target, detail, chain_hash) VALUES (?, ?, ?, ?, ?, ?, ?)').run(row.seq, row.at, row.actor, row.action, row.target, row.detail, chainHash);
+          return row;
+        })(),
+      ),
+    list: (beforeSeq: number | undefined, limit: number) =>
+      settle(() => (this.db.prepare('SELECT * FROM audit_log WHERE seq < ? ORDER BY seq DESC LIMIT ?').all(beforeSeq ?? Number.MAX_SAFE_INTEGER, limit) as Row[]).map(toAudit)),
+    scan: (afterSeq: number, limit: number) =>
+      settle(() =>
+        (this.db.prepare('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Row[]).map(
+          (r): ChainedRow<AuditRow> => ({ row: toAudit(r), chainHash: str(r.chain_hash) }),
+        ),
+      ),
+  };
+
+  readonly users = {
+    create: (u: UserRecord) =>
+      settle(() => this.db.prepare('INSERT OR IGNORE INTO users (id, username, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(u.id, u.username, u.role, u.passwordHash, u.createdAt).changes === 1),
+    findByUsername: (username: string) =>
+      settle(() => {
+        const row = this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as Row | undefined;
+        return row ? toUser(row) : null;
+      }),
+    get: (id: string) =>
+      settle(() => {
+        const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+        return row ? toUser(row) : null;
+      }),
+    list: () => settle(() => (this.db.prepare('SELECT * FROM users ORDER BY username').all() as Row[]).map(toUser)),
+  };
+
+  readonly sessions = {
+    create: (s: SessionRecord) =>
+      settle(() => {
+        this.db.prepare('INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(s.idHash, s.userId, s.csrfToken, s.createdAt, s.expiresAt);
+      }),
+    find: (idHash: string, now: string) =>
+      settle(() => {
+        const r = this.db.prepare('SELECT * FROM sessions WHERE id_hash = ? AND expires_at > ?').get(idHash, now) as Row | undefined;
+        return r ? { idHash: str(r.id_hash), userId: str(r.user_id), csrfToken: str(r.csrf_token), createdAt: str(r.created_at), expiresAt: str(r.expires_at) } : null;
+      }),
+    delete: (idHash: string) =>
+      settle(() => {
+        this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(idHash);
+      }),
+    deleteExpired: (now: string) => settle(() => this.db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now).changes),
+  };
+
+  readonly requests = {
+    create: (q: RequestRecord) =>
+      settle(() => {
+        this.db
+          .prepare(
+            'INSERT INTO requests (id, kind, status, agent_id, os_user, policy_zone_id, steps, reason, file_name, created_at, detail, decisions, sealed_outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          )
+          .run(q.id, q.kind, q.status, q.agentId, q.osUser, q.policyZoneId, JSON.stringify(q.steps), q.reason, q.fileName, q.createdAt, JSON.stringify(q.detail), JSON.stringify(q.decisions), q.sealedOutcome);
+      }),
+    get: (id: string) =>
+      settle(() => {
+        const row = this.db.prepare('SELECT * FROM requests WHERE id = ?').get(id) as Row | undefined;
+        return row ? toRequest(row) : null;
+      }),
+    list: (filter: { status?: RequestStatus; agentId?: string; limit: number }) =>
+      settle(() => {
+        const rows = this.db
+          .prepare('SELECT * FROM requests WHERE (@status IS NULL OR status = @status) AND (@agentId IS NULL OR agent_id = @agentId) ORDER BY created_at DESC LIMIT @limit')
+          .all({ status: filter.status ?? null, agentId: filter.agentId ?? null, limit: filter.limit }) as Row[];
+        return rows.map(toRequest);
+      }),
+    decide: (id: string, decision: Decision, status: RequestStatus, sealedOutcome: Buffer | null) =>
+      settle(() =>
+        this.db.transaction((): boolean => {
+          const row = this.db.prepare("SELECT decisions FROM requests WHERE id = ? AND status = 'pending'").get(id) as Row | undefined;
+          if (!row) return false;
+          const decisions = JSON.parse(str(row.decisions)) as Decision[];
+          if (decisions.length !== decision.step) return false;
+          this.db.prepare('UPDATE requests SET decisions = ?, status = ?, sealed_outcome = ? WHERE id = ?').run(JSON.stringify([...decisions, decision]), status, sealedOutcome, id);
+          return true;
+        })(),
+      ),
+  };
+
+  backup(destinationPath: string): Promise<void> {
+    return this.db.backup(destinationPath).then(() => undefined);
+  }
+
+  close(): Promise<void> {
+    return settle(() => {
+      this.db.close();
+    });
+  }
+}
