@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { newFileId } from '@exitseal/core';
 import type { ExportAction } from '@exitseal/core/wire';
-import { FileOperationError } from '../files/errors.js';
+import { FileOperationError, toFileOperationError } from '../files/errors.js';
 import { inspectFile, sealFile } from '../files/sealed-file-io.js';
 import { errorFields, type Logger } from '../logging/logger.js';
 import type { PolicySource } from '../policy/agent-policy.js';
@@ -127,7 +127,9 @@ export class ExportProcessor {
     return 'quarantined';
   }
 
-  private async failed(area: WatchedArea, job: Job, path: string, osUser: string, error: unknown): Promise<Outcome> {
+  private async failed(area: WatchedArea, job: Job, path: string, osUser: string, caught: unknown): Promise<Outcome> {
+    // A raw system error can escape the file layer (a close() failing after the volume vanished): name it too.
+    const error = toFileOperationError(caught, path);
     const code = error instanceof FileOperationError ? error.code : undefined;
     switch (code) {
       case 'SOURCE_CHANGED':
