@@ -35,7 +35,7 @@ function makeEvents(agent: EnrolledAgent, count: number, previous = GENESIS_HASH
   return events;
 }
 
-async function seal(recipient: string, zoneId: string, keyVersion: number, plaintext: Buffer): Promise<Buffer> {
+function seal(recipient: string, zoneId: string, keyVersion: number, plaintext: Buffer): Buffer {
   const sealer = createSealer({ recipients: [X25519Recipient.parse(recipient)], meta: { zoneId, keyVersion } });
   return Buffer.concat([sealer.header, ...sealer.encryptor.push(plaintext), ...sealer.encryptor.finish()]);
 }
@@ -95,7 +95,7 @@ describe('policy server full flow (HTTPS + mTLS on loopback, SQLite on disk)', (
     for (const agent of [mynumberAgent, lgwanAgent]) {
       const response = await agent.client.call('/agent/v1/bundle');
       assert.equal(response.status, 200, response.text);
-      const payload = verifyBundle(response.json as SignedBundle, VerifyKey.fromBase64(agent.enrolment.bundleSigningKey));
+      const payload = verifyBundle(response.json, VerifyKey.fromBase64(agent.enrolment.bundleSigningKey));
       assert.equal(payload.agentId, agent.id);
       assert.equal(payload.homeZoneId, agent.zoneId);
       bundles.set(agent.zoneId, payload);
@@ -113,8 +113,8 @@ describe('policy server full flow (HTTPS + mTLS on loopback, SQLite on disk)', (
     assert.deepEqual(lg.policies.map((p) => p.zoneId), ['lgwan', 'unknown']);
 
     // The matrix holds by cryptography: a My Number file does not open on LGWAN; an LGWAN file opens on My Number.
-    const mnFile = await seal(mn.sealTo.recipient, 'mynumber', mn.sealTo.keyVersion, Buffer.from('resident record'));
-    const lgFile = await seal(lg.sealTo.recipient, 'lgwan', lg.sealTo.keyVersion, Buffer.from('lgwan memo'));
+    const mnFile = seal(mn.sealTo.recipient, 'mynumber', mn.sealTo.keyVersion, Buffer.from('resident record'));
+    const lgFile = seal(lg.sealTo.recipient, 'lgwan', lg.sealTo.keyVersion, Buffer.from('lgwan memo'));
     assert.equal((await open(lgFile, mn.identities.map((i) => i.secret))).toString(), 'lgwan memo');
     await assert.rejects(open(mnFile, lg.identities.map((i) => i.secret)), (e: unknown) => (e as { code?: string }).code === 'NO_MATCHING_IDENTITY');
   });
