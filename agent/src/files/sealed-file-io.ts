@@ -37,12 +37,15 @@ function sameSnapshot(a: Snapshot, b: Snapshot): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
 }
 
-/** Reads a file in blocks into one reused buffer: consume each block before asking for the next. */
-async function* readBlocks(handle: FileHandle, start = 0): AsyncGenerator<Buffer, void, undefined> {
-  const buffer = Buffer.allocUnsafe(BLOCK_SIZE);
-  let position = start;
+/**
+ * Reads the start of a file in header-sized pieces into one reused buffer (consume each piece before asking
+ * for the next): a header is a few hundred bytes, so one piece nearly always suffices.
+ */
+async function* readHeaderPieces(handle: FileHandle): AsyncGenerator<Buffer, void, undefined> {
+  const buffer = Buffer.allocUnsafe(MAX_HEADER_BYTES);
+  let position = 0;
   for (;;) {
-    const { bytesRead } = await handle.read(buffer, 0, BLOCK_SIZE, position);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
     if (bytesRead === 0) return;
     position += bytesRead;
     yield buffer.subarray(0, bytesRead);
@@ -61,11 +64,14 @@ async function pumpBlocks(
   sink: FileHandle,
   transform: (block: Buffer) => Buffer[],
 ): Promise<number> {
-  let filling = Buffer.allocUnsafe(BLOCK_SIZE);
-  let spare = Buffer.allocUnsafe(BLOCK_SIZE);
+  // Small files (most of what lands on a stick) do not need two 4 MiB buffers: one read of size + 1 bytes
+  // gets the whole file and the next read sees the end.
+  const bufferSize = Math.min(BLOCK_SIZE, Math.max(0, (await source.stat()).size - start) + 1);
+  let filling = Buffer.allocUnsafe(bufferSize);
+  let spare = Buffer.allocUnsafe(bufferSize);
   let position = start;
   let written = 0;
-  let pendingRead = source.read(filling, 0, BLOCK_SIZE, position);
+  let pendingRead = source.read(filling, 0, bufferSize, position);
   let pendingWrite: Promise<number> = Promise.resolve(0);
   try {
     for (;;) {
@@ -74,7 +80,7 @@ async function pumpBlocks(
       const block = filling.subarray(0, bytesRead);
       position += bytesRead;
       [filling, spare] = [spare, filling];
-      pendingRead = source.read(filling, 0, BLOCK_SIZE, position);
+      pendingRead = source.read(filling, 0, bufferSize, position);
       const pieces = transform(block);
       written += await pendingWrite;
       pendingWrite = writeAll(sink, pieces);
@@ -86,6 +92,14 @@ async function pumpBlocks(
     await Promise.allSettled([pendingRead, pendingWrite]);
     throw error;
   }
+}
+
+/**
+ * Closing the file we read from cannot lose data, and when the stick is gone it fails too (ENOTCONN, EIO):
+ * that error must not replace the one that says what actually happened.
+ */
+async function closeQuietly(handle: FileHandle): Promise<void> {
+  await handle.close().catch(() => undefined);
 }
 
 async function openForReading(path: string): Promise<{ handle: FileHandle; before: Snapshot; atime: Date; mtime: Date; mode: number }> {
@@ -179,7 +193,7 @@ export async function sealFile(
     );
     return { meta: sealer.meta, plaintextBytes, sealedBytes, sha256: hash?.digest('hex') ?? null };
   } finally {
-    await source.handle.close();
+    await closeQuietly(source.handle);
   }
 }
 
@@ -190,7 +204,7 @@ export interface OpenFileResult {
 }
 
 async function readHeaderFrom(handle: FileHandle, path: string) {
-  const blocks = readBlocks(handle);
+  const blocks = readHeaderPieces(handle);
   try {
     return await readHeader(blocks);
   } catch (error) {
@@ -244,7 +258,7 @@ export async function openFile(
     );
     return { inspection, plaintextBytes, sha256: hash?.digest('hex') ?? null };
   } finally {
-    await source.handle.close();
+    await closeQuietly(source.handle);
   }
 }
 
@@ -306,6 +320,6 @@ export async function writeRecipientCopy(
     );
     return { passphrase: copy.passphrase, inspection };
   } finally {
-    await source.handle.close();
+    await closeQuietly(source.handle);
   }
 }
