@@ -221,8 +221,8 @@ export const CSV_COLUMNS: readonly (keyof EventRow)[] = [
  * One CSV field (RFC 4180 quoting). A value that a spreadsheet would run as a formula (=, +, -, @, tab,
  * carriage return at the start) is prefixed with a quote mark: file names come from users' PCs.
  */
-export function csvField(value: unknown): string {
-  if (value === null || value === undefined) return '';
+export function csvField(value: string | number | boolean | null): string {
+  if (value === null) return '';
   let text = String(value);
   if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;

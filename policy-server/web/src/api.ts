@@ -47,7 +47,7 @@ export class ApiClient {
     }
     if (response.status === 204) return undefined as T;
     const text = await response.text();
-    let json: unknown = undefined;
+    let json: unknown;
     try {
       json = text === '' ? undefined : JSON.parse(text);
     } catch {

@@ -2,6 +2,7 @@
 const ja = {
   appName: 'ExitSeal 管理コンソール',
   language: '言語',
+  skip: '本文へ移動',
   signIn: {
     title: 'サインイン',
     username: 'ユーザー名',
@@ -58,6 +59,7 @@ const ja = {
     count: '件数',
     day: '日付',
     dataTable: '表で見る',
+    other: 'その他',
   },
   log: {
     title: '持ち出しログ',
@@ -173,8 +175,6 @@ const ja = {
     revoked: '失効',
     revoke: '失効させる',
     confirmRevoke: (host: string) => `${host} を失効させますか？ この端末は以後サーバーに接続できません。`,
-    backlog: '未送信ログ',
-    backlogUnknown: '未報告',
     enrol: '登録トークンの作成',
     hours: '有効時間（時間）',
     create: '作成',
@@ -209,6 +209,7 @@ export type Messages = typeof ja;
 const en: Messages = {
   appName: 'ExitSeal admin console',
   language: 'Language',
+  skip: 'Skip to content',
   signIn: {
     title: 'Sign in',
     username: 'User name',
@@ -265,6 +266,7 @@ const en: Messages = {
     count: 'Count',
     day: 'Day',
     dataTable: 'Show as a table',
+    other: 'Other',
   },
   log: {
     title: 'Export log',
@@ -380,8 +382,6 @@ const en: Messages = {
     revoked: 'revoked',
     revoke: 'Revoke',
     confirmRevoke: (host: string) => `Revoke ${host}? It will no longer be able to reach the server.`,
-    backlog: 'Queued events',
-    backlogUnknown: 'not reported',
     enrol: 'Create an enrolment token',
     hours: 'Valid for (hours)',
     create: 'Create',

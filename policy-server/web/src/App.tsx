@@ -1,0 +1,117 @@
+import { useEffect, useState, type ReactNode } from 'react';
+import type { ApiClient, Role, Session } from './api';
+import { ErrorMessage, errorText, LanguageSelect } from './components/common';
+import { Context } from './context';
+import { LANGUAGES, type Language, type Messages } from './messages';
+import { AgentsPage } from './pages/Agents';
+import { AuditPage } from './pages/Audit';
+import { DashboardPage } from './pages/Dashboard';
+import { EventDetailPage } from './pages/EventDetail';
+import { ExportLogPage } from './pages/ExportLog';
+import { KeysPage } from './pages/Keys';
+import { MyRequestsPage, RequestsPage } from './pages/Requests';
+import { SignInPage } from './pages/SignIn';
+import { ZonesPage } from './pages/Zones';
+import { href, useRoute, type Route } from './route';
+
+const LANGUAGE_KEY = 'exitseal.console.language';
+
+function initialLanguage(): Language {
+  const stored = window.localStorage.getItem(LANGUAGE_KEY);
+  return stored === 'en' || stored === 'ja' ? stored : 'ja';
+}
+
+interface PageEntry {
+  readonly path: string;
+  readonly label: (t: Messages) => string;
+  /** Only to decide what the navigation offers: the server checks the role on every call. */
+  readonly roles: readonly Role[];
+  readonly render: (route: Route) => ReactNode;
+}
+
+const PAGES: readonly PageEntry[] = [
+  { path: 'dashboard', label: (t) => t.nav.dashboard, roles: ['admin', 'auditor'], render: () => <DashboardPage /> },
+  {
+    path: 'log',
+    label: (t) => t.nav.log,
+    roles: ['admin', 'auditor'],
+    render: (route) => (route.parts[1] !== undefined ? <EventDetailPage seq={Number(route.parts[1])} /> : <ExportLogPage query={route.query} />),
+  },
+  { path: 'requests', label: (t) => t.nav.requests, roles: ['approver', 'admin', 'auditor'], render: (route) => <RequestsPage tab={route.query.tab} /> },
+  { path: 'my-requests', label: (t) => t.nav.myRequests, roles: ['staff'], render: () => <MyRequestsPage /> },
+  { path: 'zones', label: (t) => t.nav.zones, roles: ['admin', 'auditor', 'approver'], render: (route) => <ZonesPage editing={route.parts[1]} /> },
+  { path: 'agents', label: (t) => t.nav.agents, roles: ['admin', 'auditor'], render: () => <AgentsPage /> },
+  { path: 'keys', label: (t) => t.nav.keys, roles: ['admin', 'auditor'], render: () => <KeysPage /> },
+  { path: 'audit', label: (t) => t.nav.audit, roles: ['admin', 'auditor'], render: (route) => <AuditPage before={route.query.before} /> },
+];
+
+export function App({ api }: { api: ApiClient }) {
+  const [language, setLanguage] = useState<Language>(initialLanguage);
+  const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const [bootError, setBootError] = useState<unknown>(undefined);
+  const route = useRoute();
+  const t = LANGUAGES[language];
+
+  useEffect(() => {
+    document.documentElement.lang = language;
+    document.title = t.appName;
+    window.localStorage.setItem(LANGUAGE_KEY, language);
+  }, [language, t]);
+
+  useEffect(() => {
+    api.currentSession().then(setSession, setBootError);
+  }, [api]);
+
+  const languageSelect = <LanguageSelect language={language} onChange={setLanguage} label={t.language} />;
+
+  if (session === undefined) {
+    return <main className="centered">{bootError === undefined ? <p aria-busy="true">{t.common.loading}</p> : <p role="alert">{errorText(bootError, t)}</p>}</main>;
+  }
+  if (session === null) {
+    return <SignInPage api={api} t={t} languageSelect={languageSelect} onSignedIn={setSession} />;
+  }
+
+  const allowed = PAGES.filter((p) => p.roles.includes(session.role));
+  const current = allowed.find((p) => p.path === route.parts[0]) ?? allowed[0];
+
+  const signOut = () => {
+    api.signOut().then(
+      () => setSession(null),
+      () => setSession(null),
+    );
+  };
+
+  return (
+    <Context.Provider value={{ api, session, t, language }}>
+      <button type="button" className="skip" onClick={() => document.getElementById('main')?.focus()}>
+        {t.skip}
+      </button>
+      <header className="top">
+        <span className="brand">{t.appName}</span>
+        <nav aria-label="main">
+          <ul>
+            {allowed.map((p) => (
+              <li key={p.path}>
+                <a href={href(p.path)} aria-current={p === current ? 'page' : undefined}>
+                  {p.label(t)}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div className="who">
+          <span data-testid="who">
+            {session.username}（{t.roles[session.role] ?? session.role}）
+          </span>
+          {languageSelect}
+          <button type="button" onClick={signOut}>
+            {t.signOut}
+          </button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {current === undefined ? <ErrorMessage error={new Error(t.common.forbidden)} /> : current.render(route)}
+      </main>
+    </Context.Provider>
+  );
+}

@@ -1,0 +1,140 @@
+import { useState, type FormEvent } from 'react';
+import { ErrorMessage, errorText, Loading, useLoad } from '../components/common';
+import { useConsole } from '../context';
+import { formatTime } from '../format';
+import type { AgentStatus, ZonesResponse } from '../types';
+
+/** What an administrator pastes on the PC being installed (the agent enrols with the token at first start). */
+export function installCommand(serverOrigin: string, token: string): string {
+  return `exitseal-agent enrol --server ${serverOrigin} --token ${token}`;
+}
+
+function EnrolmentTokenForm() {
+  const { api, t, language } = useConsole();
+  const zones = useLoad(() => api.get<ZonesResponse>('/api/v1/zones'), [api]);
+  const [zoneId, setZoneId] = useState('');
+  const [hours, setHours] = useState('24');
+  const [created, setCreated] = useState<{ token: string; expiresAt: string } | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    setProblem(null);
+    setCreated(null);
+    api.post<{ token: string; expiresAt: string }>('/api/v1/enrolment-tokens', { ...(zoneId === '' ? {} : { zoneId }), validHours: Number(hours) }).then(setCreated, (error: unknown) => setProblem(errorText(error, t)));
+  };
+
+  return (
+    <form className="card" onSubmit={submit} aria-labelledby="enrol-title">
+      <h2 id="enrol-title">{t.agents.enrol}</h2>
+      <div className="row">
+        <div>
+          <label htmlFor="enrol-zone">{t.agents.zone}</label>
+          <select id="enrol-zone" value={zoneId} onChange={(e) => setZoneId(e.target.value)}>
+            <option value="">—</option>
+            {(zones.data?.zones ?? [])
+              .filter((z) => !z.zone.fallback)
+              .map((z) => (
+                <option key={z.zone.id} value={z.zone.id}>
+                  {z.zone.name} ({z.zone.id})
+                </option>
+              ))}
+          </select>
+        </div>
+        <div>
+          <label htmlFor="enrol-hours">{t.agents.hours}</label>
+          <input id="enrol-hours" type="number" min={1} max={8760} required value={hours} onChange={(e) => setHours(e.target.value)} />
+        </div>
+        <div className="buttons">
+          <button type="submit">{t.agents.create}</button>
+        </div>
+      </div>
+      {problem !== null && (
+        <p className="error" role="alert">
+          {problem}
+        </p>
+      )}
+      {created !== null && (
+        <div className="token" role="status">
+          <p>{t.agents.tokenOnce}</p>
+          <p>
+            {t.agents.expires}: {formatTime(created.expiresAt, language)}
+          </p>
+          <label htmlFor="install-command">{t.agents.command}</label>
+          <input id="install-command" readOnly className="mono" value={installCommand(window.location.origin, created.token)} onFocus={(e) => e.target.select()} />
+        </div>
+      )}
+    </form>
+  );
+}
+
+export function AgentsPage() {
+  const { api, session, t, language } = useConsole();
+  const data = useLoad(() => api.get<{ agents: AgentStatus[] }>('/api/v1/console/agents'), [api]);
+  const [problem, setProblem] = useState<string | null>(null);
+  const isAdmin = session.role === 'admin';
+
+  const revoke = (agent: AgentStatus) => {
+    if (!window.confirm(t.agents.confirmRevoke(agent.hostname))) return;
+    setProblem(null);
+    api.post(`/api/v1/agents/${agent.id}/revoke`).then(data.reload, (error: unknown) => setProblem(errorText(error, t)));
+  };
+
+  return (
+    <section aria-labelledby="agents-title">
+      <h1 id="agents-title">{t.agents.title}</h1>
+      {isAdmin && <EnrolmentTokenForm />}
+      <ErrorMessage error={data.error} />
+      {problem !== null && (
+        <p className="error" role="alert">
+          {problem}
+        </p>
+      )}
+      {data.loading && data.data === undefined && <Loading />}
+      {data.data !== undefined && (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">{t.agents.host}</th>
+                <th scope="col">{t.agents.os}</th>
+                <th scope="col">{t.agents.version}</th>
+                <th scope="col">{t.agents.zone}</th>
+                <th scope="col">{t.agents.lastSeen}</th>
+                <th scope="col">{t.agents.policy}</th>
+                <th scope="col">{t.agents.state}</th>
+                {isAdmin && <th scope="col" />}
+              </tr>
+            </thead>
+            <tbody>
+              {data.data.agents.map((a) => (
+                <tr key={a.id}>
+                  <td>{a.hostname}</td>
+                  <td>{a.osName}</td>
+                  <td>{a.agentVersion}</td>
+                  <td>{a.zoneId}</td>
+                  <td>{formatTime(a.lastSeenAt, language)}</td>
+                  <td>{a.policyCurrent ? t.agents.policyCurrent : t.agents.policyOld(a.lastBundleRevision)}</td>
+                  <td>
+                    <span className={`badge state-${a.revokedAt !== null ? 'revoked' : a.online ? 'online' : 'offline'}`}>
+                      {a.revokedAt !== null ? t.agents.revoked : a.online ? t.agents.online : t.agents.offline}
+                    </span>
+                  </td>
+                  {isAdmin && (
+                    <td>
+                      {a.revokedAt === null && (
+                        <button type="button" className="deny" onClick={() => revoke(a)}>
+                          {t.agents.revoke}
+                        </button>
+                      )}
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
