@@ -1,5 +1,5 @@
-import { mkdir, readdir } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { hostname, type as osType, release as osRelease } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ExitSealError } from '@exitseal/core';
@@ -9,7 +9,16 @@ import { createWinstonLogger } from './logging/winston-logger.js';
 import { MountWatcher } from './media/mount-watcher.js';
 import { createVolumeSources } from './media/platform-volumes.js';
 import { OsUsers } from './platform/os-users.js';
-import { LocalPolicySource } from './policy/agent-policy.js';
+import { LocalPolicySource, type PolicySource } from './policy/agent-policy.js';
+import { BundleCache } from './policy/bundle-cache.js';
+import { PolicySync } from './policy/policy-sync.js';
+import { ServerPolicySource } from './policy/server-policy-source.js';
+import { NetworkWatcher } from './network/network-facts.js';
+import { apiFor, enrolAgent, loadEnrolment, type Enrolment } from './server/enrolment.js';
+import type { PolicyServerApi } from './server/policy-server-api.js';
+import { Backoff } from './server/retry.js';
+import { EventUploader } from './upload/event-uploader.js';
+import type { Logger } from './logging/logger.js';
 import { ExportProcessor } from './sealing/export-processor.js';
 import { RecentNotices } from './sealing/notifier.js';
 import { Quarantine } from './sealing/quarantine.js';
@@ -35,7 +44,11 @@ export interface AgentIo {
 const USAGE = `usage:
   exitseal-agent run --config FILE       run the agent service
   exitseal-agent events --config FILE    print the local export log as JSON lines (oldest first)
+  exitseal-agent enrol --config FILE --server URL --token TOKEN (--ca-fingerprint SHA256 | --ca-file FILE)
+                                         enrol with the policy server (one-time token from the administrator)
 `;
+
+export const AGENT_VERSION = '0.1.0';
 
 async function homeDirectories(): Promise<string[]> {
   const homes = (await readdir('/home').catch(() => [] as string[])).map((name) => join('/home', name));
@@ -48,16 +61,79 @@ async function loadConfig(args: string[]): Promise<AgentConfig> {
   return loadAgentConfig(values.config, { homes: await homeDirectories() });
 }
 
+/** The server side of a running agent: policy sync, zone detection and event upload. */
+interface ServerLink {
+  readonly enrolment: Enrolment;
+  readonly api: PolicyServerApi;
+  readonly source: ServerPolicySource;
+  readonly sync: PolicySync;
+  readonly network: NetworkWatcher;
+  readonly uploader: EventUploader;
+}
+
+async function connectToServer(config: AgentConfig, enrolment: Enrolment, outbox: EventOutbox, logger: Logger, stopSignal: Promise<string>): Promise<ServerLink | undefined> {
+  const api = apiFor(enrolment, config.server.requestTimeoutMs);
+  const source = new ServerPolicySource(config.outboundFolders, logger);
+  const sync = new PolicySync({
+    api,
+    verifyKey: enrolment.verifyKey,
+    cache: new BundleCache(join(config.dataDir, 'policy', 'bundle.json')),
+    receivers: [source],
+    contactChanged: (contact) => source.contactChanged(contact),
+    logger,
+    pollMs: config.server.pollSeconds * 1000,
+    retryMaxMs: config.server.retryMaxSeconds * 1000,
+  });
+  const network = new NetworkWatcher(source, config.network.pollMs, logger);
+  await network.start();
+  await sync.loadCached();
+  await sync.pollOnce();
+  // Without any policy there is no key to seal with: wait for the server rather than guess.
+  const backoff = new Backoff(1000, config.server.retryMaxSeconds * 1000);
+  let stopped = false;
+  void stopSignal.then(() => (stopped = true));
+  while (!source.hasPolicy() && !stopped) {
+    logger.error('no policy yet (no cached bundle and the server did not answer): removable media are not watched until it does', { server: enrolment.serverUrl });
+    await Promise.race([new Promise((resolve) => setTimeout(resolve, backoff.nextDelayMs())), stopSignal]);
+    if (!stopped) await sync.pollOnce();
+  }
+  if (!source.hasPolicy()) {
+    network.stop();
+    api.close();
+    return undefined;
+  }
+  sync.start();
+  const uploader = new EventUploader(outbox, api, { batchSize: config.server.uploadBatchSize, idleMs: config.server.uploadIntervalMs, retryMaxMs: config.server.retryMaxSeconds * 1000 }, logger);
+  uploader.start();
+  return { enrolment, api, source, sync, network, uploader };
+}
+
 async function run(args: string[], io: AgentIo): Promise<number> {
   const config = await loadConfig(args);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const enrolment = await loadEnrolment(config.dataDir);
+  if (!enrolment && !config.localPolicy) {
+    throw new ConfigError('(configuration)', ['this agent is not enrolled (exitseal-agent enrol) and the configuration has no localPolicy: there is no policy to enforce']);
+  }
   const logger = createWinstonLogger({ dir: join(config.dataDir, 'logs'), ...config.logging });
   const db = AgentDatabase.open(join(config.dataDir, 'agent.db'));
+  let link: ServerLink | undefined;
   try {
     const journal = new JobJournal(db);
     const outbox = new EventOutbox(db);
     const registry = new VolumeRegistry(db);
-    const policy = new LocalPolicySource(config.localPolicy);
+    let policy: PolicySource;
+    if (enrolment) {
+      logger.info('agent enrolled', { agentId: enrolment.agentId, homeZone: enrolment.zoneId, server: enrolment.serverUrl });
+      link = await connectToServer(config, enrolment, outbox, logger, io.stopSignal);
+      if (!link) {
+        logger.info('agent stopped before it had a policy');
+        return 0;
+      }
+      policy = link.source;
+    } else {
+      policy = new LocalPolicySource(config.localPolicy!);
+    }
     const notifier = new RecentNotices(logger);
     const users = new OsUsers();
     const processor = new ExportProcessor({
@@ -86,9 +162,63 @@ async function run(args: string[], io: AgentIo): Promise<number> {
     logger.info('agent stopped', { pendingJobs: journal.count(), pendingEvents: outbox.pendingCount() });
     return 0;
   } finally {
+    if (link) {
+      link.network.stop();
+      await link.sync.stop();
+      await link.uploader.stop();
+      link.api.close();
+    }
     db.close();
     await logger.close();
   }
+}
+
+async function enrol(args: string[], io: AgentIo): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: 'string' }, server: { type: 'string' }, token: { type: 'string' }, 'ca-fingerprint': { type: 'string' }, 'ca-file': { type: 'string' } },
+    allowPositionals: false,
+  });
+  const problems: string[] = [];
+  if (!values.config) problems.push('--config FILE is required');
+  if (!values.server) problems.push('--server URL is required');
+  if (!values.token) problems.push('--token TOKEN is required');
+  if ((values['ca-fingerprint'] === undefined) === (values['ca-file'] === undefined)) problems.push('give exactly one of --ca-fingerprint SHA256 and --ca-file FILE (the server CA, from the administrator)');
+  if (values['ca-fingerprint'] !== undefined && !/^([0-9a-fA-F]{2}:?){32}$/.test(values['ca-fingerprint'])) problems.push('--ca-fingerprint must be the SHA-256 fingerprint of the server CA (64 hex digits, colons allowed)');
+  if (problems.length > 0) throw new ConfigError('(command line)', problems);
+  const config = loadAgentConfig(values.config ?? '', { homes: await homeDirectories() });
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const caPem = values['ca-file'] === undefined ? undefined : await readFile(values['ca-file'], 'utf8');
+  const enrolment = await enrolAgent({
+    dataDir: config.dataDir,
+    serverUrl: values.server ?? '',
+    token: values.token ?? '',
+    caPem,
+    caFingerprint: values['ca-fingerprint'],
+    hostname: hostname(),
+    osName: `${osType()} ${osRelease()}`,
+    agentVersion: AGENT_VERSION,
+  });
+  // Fetch the first policy now, so the service starts with one even if the server is down then.
+  const api = apiFor(enrolment, config.server.requestTimeoutMs);
+  const quiet: Logger = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
+  try {
+    const sync = new PolicySync({
+      api,
+      verifyKey: enrolment.verifyKey,
+      cache: new BundleCache(join(config.dataDir, 'policy', 'bundle.json')),
+      receivers: [],
+      contactChanged: () => undefined,
+      logger: quiet,
+      pollMs: config.server.pollSeconds * 1000,
+      retryMaxMs: config.server.retryMaxSeconds * 1000,
+    });
+    const first = await sync.pollOnce();
+    io.stdout.write(`enrolled as agent ${enrolment.agentId} in zone ${enrolment.zoneId} with ${enrolment.serverUrl}${first === 'changed' ? '; policy fetched' : '; the policy will be fetched when the service starts'}\n`);
+  } finally {
+    api.close();
+  }
+  return 0;
 }
 
 async function printEvents(args: string[], io: AgentIo): Promise<number> {
@@ -116,6 +246,8 @@ export async function main(argv: string[], io: AgentIo): Promise<number> {
         return await run(rest, io);
       case 'events':
         return await printEvents(rest, io);
+      case 'enrol':
+        return await enrol(rest, io);
       default:
         io.stderr.write(USAGE);
         return 2;

@@ -17,7 +17,7 @@ describe('agent configuration', () => {
       assert.equal(config.media.pollIntervalMs, 250);
       assert.equal(config.logging.level, 'info');
       assert.deepEqual(config.inboundFolders, ['/home/hanako/Desktop', '/home/hanako/Documents', '/home/hanako/Downloads']);
-      const policy = new LocalPolicySource(config.localPolicy).current();
+      const policy = new LocalPolicySource(config.localPolicy!).current();
       assert.equal(policy.source, 'local');
       assert.equal(policy.zoneId, 'lgwan');
       assert.equal(policy.sealRecipients[0]?.toString(), zone.identity.recipient.toString());

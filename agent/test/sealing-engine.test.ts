@@ -43,7 +43,7 @@ class Rig {
     this.db = AgentDatabase.open(join(dir, 'agent.db'));
     this.journal = new JobJournal(this.db);
     this.outbox = new EventOutbox(this.db);
-    const policy = new LocalPolicySource(config.localPolicy);
+    const policy = new LocalPolicySource(config.localPolicy!);
     this.notifier = new RecentNotices(this.logger);
     const processor = new ExportProcessor({
       db: this.db,

@@ -88,7 +88,34 @@ export const AgentConfigSchema = Type.Object(
       ),
     ),
     inboundFolders: Type.Optional(Type.Array(AbsolutePath, { maxItems: 256 })),
-    localPolicy: LocalPolicySchema,
+    outboundFolders: Type.Optional(
+      Type.Array(AbsolutePath, { maxItems: 64, description: 'folders that lead out of this PC (cloud sync, a share to another network); with a policy server, its zone policy says what happens in them' }),
+    ),
+    server: Type.Optional(
+      Type.Object(
+        {
+          pollSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600, description: 'how often the policy bundle is fetched (a 304 when unchanged)' })),
+          uploadBatchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'export events per upload request' })),
+          uploadIntervalMs: Type.Optional(Type.Integer({ minimum: 50, maximum: 600_000, description: 'how often the outbox is checked for events to upload' })),
+          retryMaxSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600, description: 'longest wait between retries while the server is unreachable' })),
+          requestTimeoutMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 300_000 })),
+        },
+        { additionalProperties: false, description: 'talking to the policy server once enrolled (exitseal-agent enrol)' },
+      ),
+    ),
+    network: Type.Optional(
+      Type.Object(
+        { pollMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000, description: 'how often the network (addresses, gateway, DNS suffix) is read for zone detection' })) },
+        { additionalProperties: false },
+      ),
+    ),
+    localApi: Type.Optional(
+      Type.Object(
+        { socketDir: Type.Optional(AbsolutePath) },
+        { additionalProperties: false, description: 'where the per-user sockets of the tray app API are made (Linux/macOS)' },
+      ),
+    ),
+    localPolicy: Type.Optional(LocalPolicySchema),
   },
   { additionalProperties: false },
 );
@@ -115,17 +142,30 @@ export interface AgentConfig {
     readonly declaredVolumes: readonly DeclaredVolume[];
   };
   readonly inboundFolders: readonly string[];
-  readonly localPolicy: {
-    readonly version: string;
-    readonly zoneId: string;
-    readonly keyVersion: number;
-    readonly sealTo: readonly X25519Recipient[];
-    readonly openable: readonly OpenableZone[];
-    readonly channels: { readonly removableMedia: ChannelActionName; readonly outboundFolders: ChannelActionName };
-    readonly deniedDeviceAction: 'block' | 'read-only';
-    readonly devices: { readonly allow: readonly DeviceRule[]; readonly deny: readonly DeviceRule[] };
-    readonly outboundFolders: readonly string[];
+  readonly outboundFolders: readonly string[];
+  readonly server: {
+    readonly pollSeconds: number;
+    readonly uploadBatchSize: number;
+    readonly uploadIntervalMs: number;
+    readonly retryMaxSeconds: number;
+    readonly requestTimeoutMs: number;
   };
+  readonly network: { readonly pollMs: number };
+  readonly localApi: { readonly socketDir: string };
+  /** The policy used when the agent is not enrolled with a policy server. */
+  readonly localPolicy?: LocalPolicy;
+}
+
+export interface LocalPolicy {
+  readonly version: string;
+  readonly zoneId: string;
+  readonly keyVersion: number;
+  readonly sealTo: readonly X25519Recipient[];
+  readonly openable: readonly OpenableZone[];
+  readonly channels: { readonly removableMedia: ChannelActionName; readonly outboundFolders: ChannelActionName };
+  readonly deniedDeviceAction: 'block' | 'read-only';
+  readonly devices: { readonly allow: readonly DeviceRule[]; readonly deny: readonly DeviceRule[] };
+  readonly outboundFolders: readonly string[];
 }
 
 export class ConfigError extends ExitSealError {
@@ -153,6 +193,11 @@ export function defaultInboundFolders(homes: readonly string[]): string[] {
   return homes.flatMap((home) => ['Desktop', 'Documents', 'Downloads'].map((name) => join(home, name)));
 }
 
+/** Under /run where it exists (cleared at boot, like the sockets it holds), else beside the data. */
+function defaultSocketDir(dataDir: string): string {
+  return process.platform === 'linux' ? '/run/exitseal' : join(dataDir, 'api');
+}
+
 function schemaIssues(schema: TSchema, value: unknown): string[] {
   const issues: string[] = [];
   for (const error of Value.Errors(schema, value)) {
@@ -172,14 +217,16 @@ function parseIdentityFile(text: string): X25519Identity[] {
   return identities;
 }
 
-function semanticChecks(raw: RawConfig, reader: ConfigFileReader, issues: string[]): AgentConfig['localPolicy'] {
+function semanticChecks(raw: RawConfig, reader: ConfigFileReader, issues: string[]): LocalPolicy | undefined {
   const absolute = (path: string, where: string) => {
     if (!isAbsolute(path)) issues.push(`${where}: must be an absolute path (got ${JSON.stringify(path)})`);
   };
   absolute(raw.dataDir, '/dataDir');
   raw.inboundFolders?.forEach((path, i) => absolute(path, `/inboundFolders/${i}`));
+  raw.outboundFolders?.forEach((path, i) => absolute(path, `/outboundFolders/${i}`));
   raw.media?.declaredVolumes?.forEach((volume, i) => absolute(volume.path, `/media/declaredVolumes/${i}/path`));
   const policy = raw.localPolicy;
+  if (policy === undefined) return undefined;
   policy.outboundFolders.forEach((path, i) => absolute(path, `/localPolicy/outboundFolders/${i}`));
 
   const sealTo: X25519Recipient[] = [];
@@ -255,7 +302,17 @@ export function validateAgentConfig(
       declaredVolumes: raw.media?.declaredVolumes ?? [],
     },
     inboundFolders: raw.inboundFolders ?? defaultInboundFolders(options.homes ?? [homedir()]),
-    localPolicy,
+    outboundFolders: raw.outboundFolders ?? [],
+    server: {
+      pollSeconds: raw.server?.pollSeconds ?? 60,
+      uploadBatchSize: raw.server?.uploadBatchSize ?? 500,
+      uploadIntervalMs: raw.server?.uploadIntervalMs ?? 2000,
+      retryMaxSeconds: raw.server?.retryMaxSeconds ?? 300,
+      requestTimeoutMs: raw.server?.requestTimeoutMs ?? 30_000,
+    },
+    network: { pollMs: raw.network?.pollMs ?? 5000 },
+    localApi: { socketDir: raw.localApi?.socketDir ?? defaultSocketDir(raw.dataDir) },
+    ...(localPolicy === undefined ? {} : { localPolicy }),
   };
 }
 

@@ -1,15 +1,20 @@
 import type { Identity, X25519Recipient } from '@exitseal/core';
-import type { AgentConfig, ChannelActionName, DeviceRule } from '../config/agent-config.js';
+import type { ChannelActionName, DeviceRule, LocalPolicy } from '../config/agent-config.js';
 
 /**
- * The policy the agent enforces, in memory. Today it comes from the local section of the configuration
- * file; once the policy server is ready, its signed bundle (verified, cached, chosen by zone detection)
- * becomes another PolicySource producing the same object, and nothing downstream changes.
+ * The policy the agent enforces, in memory. It comes from the local section of the configuration file
+ * (LocalPolicySource) or from the policy server's signed bundle, verified, cached and chosen by zone
+ * detection (ServerPolicySource); nothing downstream knows which.
  */
 export interface AgentPolicy {
   readonly source: 'local' | 'server';
   readonly version: string;
+  /** The zone the PC acts in now (recorded in export events): its home zone, or the fallback zone. */
   readonly zoneId: string;
+  /** How the zone was chosen: the network matched it, nothing matched, or the cached policy is too old. */
+  readonly basis: 'configured' | 'network-match' | 'unknown-network' | 'offline-limit';
+  /** The zone whose key seals files (the home zone of this PC), recorded in each sealed file. */
+  readonly sealZoneId: string;
   readonly keyVersion: number;
   /** Sealed files go to these recipients: the zone key first, then any recovery key. */
   readonly sealRecipients: readonly X25519Recipient[];
@@ -29,11 +34,13 @@ export interface PolicySource {
   subscribe(listener: (policy: AgentPolicy) => void): () => void;
 }
 
-export function policyFromLocalConfig(local: AgentConfig['localPolicy']): AgentPolicy {
+export function policyFromLocalConfig(local: LocalPolicy): AgentPolicy {
   return {
     source: 'local',
     version: local.version,
     zoneId: local.zoneId,
+    basis: 'configured',
+    sealZoneId: local.zoneId,
     keyVersion: local.keyVersion,
     sealRecipients: local.sealTo,
     openable: new Map(local.openable.map((zone) => [zone.zoneId, zone.identities])),
@@ -48,7 +55,7 @@ export function policyFromLocalConfig(local: AgentConfig['localPolicy']): AgentP
 export class LocalPolicySource implements PolicySource {
   private readonly policy: AgentPolicy;
 
-  constructor(local: AgentConfig['localPolicy']) {
+  constructor(local: LocalPolicy) {
     this.policy = policyFromLocalConfig(local);
   }
 

@@ -48,7 +48,7 @@ export class AreaSession {
 
   constructor(
     readonly area: WatchedArea,
-    private readonly mode: AreaMode,
+    private mode: AreaMode,
     private readonly deps: SessionDependencies,
   ) {
     this.queue = new KeyedWorkQueue(deps.concurrency);
@@ -91,6 +91,15 @@ export class AreaSession {
     await this.watch?.close();
     await Promise.allSettled([...this.pendingChecks]);
     await this.queue.stop();
+  }
+
+  /** A new policy: files processed from now on get the new treatment. */
+  setMode(mode: AreaMode): void {
+    this.mode = mode;
+  }
+
+  currentMode(): AreaMode {
+    return this.mode;
   }
 
   /** True when nothing is waiting to settle or being processed (for tests, benchmarks and the tray's status). */

@@ -106,7 +106,7 @@ export class ExportProcessor {
     const policy = this.context.policy.current();
     const fileId = newFileId();
     this.context.journal.startSealing(job, fileId);
-    const result = await sealFile(path, { outputPath: path }, { recipients: policy.sealRecipients, meta: { zoneId: policy.zoneId, keyVersion: policy.keyVersion, fileId } });
+    const result = await sealFile(path, { outputPath: path }, { recipients: policy.sealRecipients, meta: { zoneId: policy.sealZoneId, keyVersion: policy.keyVersion, fileId } });
     this.finishWith(area, job, path, osUser, {
       action: 'sealed',
       size: result.plaintextBytes,

@@ -27,20 +27,26 @@ function modeForChannel(action: ChannelActionName, channelName: string): AreaMod
  */
 export class SealingEngine implements MountListener {
   private readonly sessions = new Map<string, AreaSession>();
+  private readonly volumes = new Map<string, VolumeInfo>();
+  private unsubscribe: (() => void) | undefined;
+  private applying: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly policy: PolicySource,
     private readonly dependencies: SessionDependencies,
     private readonly notifier: UserNotifier,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.unsubscribe = policy.subscribe(() => {
+      this.applying = this.applying.then(() => this.applyPolicy()).catch((error: unknown) => this.logger.error('applying a new policy failed', errorFields(error)));
+    });
+  }
 
   async mounted(volume: VolumeInfo): Promise<void> {
     const policy = this.policy.current();
     const decision = decideDevice(policy, volume.usb);
-    const mode: AreaMode = decision.allowed
-      ? modeForChannel(policy.channels.removableMedia, 'removable media')
-      : { kind: 'remove', action: policy.deniedDeviceAction, reason: decision.reason };
+    const mode = this.volumeMode(volume);
+    this.volumes.set(volume.mountPoint, volume);
     const area: WatchedArea = {
       root: volume.mountPoint,
       volumeKey: volumeKey(volume),
@@ -62,6 +68,7 @@ export class SealingEngine implements MountListener {
   }
 
   async unmounted(volume: VolumeInfo): Promise<void> {
+    this.volumes.delete(volume.mountPoint);
     const session = this.sessions.get(volume.mountPoint);
     if (!session) return;
     this.sessions.delete(volume.mountPoint);
@@ -75,6 +82,7 @@ export class SealingEngine implements MountListener {
     const policy = this.policy.current();
     const mode = modeForChannel(policy.channels.outboundFolders, 'outbound folders');
     for (const root of policy.outboundFolders) {
+      if (this.sessions.has(root)) continue;
       const exists = await stat(root).then((s) => s.isDirectory()).catch(() => false);
       if (!exists) {
         this.logger.warn('outbound folder does not exist: not watched', { root });
@@ -86,8 +94,51 @@ export class SealingEngine implements MountListener {
     }
   }
 
+  /**
+   * A new policy (another zone, a new bundle, the offline limit): mounted sticks and outbound folders keep
+   * being watched, and what is written from now on gets the new treatment; outbound folders the policy no
+   * longer names stop being watched, new ones start.
+   */
+  async applyPolicy(): Promise<void> {
+    const policy = this.policy.current();
+    const outboundMode = modeForChannel(policy.channels.outboundFolders, 'outbound folders');
+    const wanted = new Set(policy.outboundFolders);
+    for (const [root, session] of [...this.sessions]) {
+      if (session.area.channel === 'outboundFolders') {
+        if (!wanted.has(root)) {
+          this.sessions.delete(root);
+          await session.stop();
+          this.logger.info('outbound folder no longer watched', { root });
+        } else session.setMode(outboundMode);
+        continue;
+      }
+      const volume = this.volumes.get(root);
+      if (!volume) continue;
+      const mode = this.volumeMode(volume);
+      if (JSON.stringify(mode) !== JSON.stringify(session.currentMode())) {
+        session.setMode(mode);
+        this.logger.info('volume treatment changed by the policy', { mount: root, mode: mode.kind, zone: policy.zoneId });
+      }
+    }
+    await this.startOutboundFolders();
+  }
+
+  /** Resolves once the latest policy change has been applied (for tests and an orderly stop). */
+  settled(): Promise<void> {
+    return this.applying;
+  }
+
+  private volumeMode(volume: VolumeInfo): AreaMode {
+    const policy = this.policy.current();
+    const decision = decideDevice(policy, volume.usb);
+    return decision.allowed ? modeForChannel(policy.channels.removableMedia, 'removable media') : { kind: 'remove', action: policy.deniedDeviceAction, reason: decision.reason };
+  }
+
   /** Stops watching without marking volumes unmounted: after a restart the same mounts continue. */
   async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    await this.applying;
     const sessions = [...this.sessions.values()];
     this.sessions.clear();
     await Promise.all(sessions.map((session) => session.stop()));
