@@ -1,0 +1,200 @@
+// The agent against a REAL policy server process: enrolment with a pinned CA, the signed bundle, zone
+// detection, sealing to the zone key from the bundle, and the export log arriving at the server once.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { AgentDatabase, enrolAgent, EventOutbox, EventUploader, apiFor, loadEnrolment, type Logger } from '@exitseal/agent';
+import { AGENT_BIN, AgentProcess, readEvents } from './support/agent-process.js';
+import { PolicyServerProcess, type Person } from './support/policy-server-process.js';
+import { ageDecryptedSha, sha256, startsSealed, waitUntil } from './support/stick-files.js';
+import { customerZonesWithThisPcIn } from './support/zones.js';
+
+const run = promisify(execFile);
+
+async function agentCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [AGENT_BIN, ...args]);
+    return { code: 0, out: stdout, err: stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, out: failed.stdout, err: failed.stderr };
+  }
+}
+
+async function writeConfig(dir: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const path = join(dir, 'agent.json');
+  await writeFile(path, JSON.stringify({ dataDir: join(dir, 'data'), logging: { level: 'info', console: true }, inboundFolders: [], server: { pollSeconds: 1, uploadIntervalMs: 100, retryMaxSeconds: 2 }, network: { pollMs: 200 }, ...extra }, null, 2));
+  return path;
+}
+
+/** The zone identities an agent received in its cached, signed bundle, by zone. */
+async function bundleSecrets(dataDir: string): Promise<Map<string, string>> {
+  const cached = JSON.parse(await readFile(join(dataDir, 'policy', 'bundle.json'), 'utf8')) as { signedBundle: { payload: string } };
+  const payload = JSON.parse(cached.signedBundle.payload) as { identities: { zoneId: string; secret: string }[] };
+  return new Map(payload.identities.map((identity) => [identity.zoneId, identity.secret]));
+}
+
+const quiet: Logger = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
+
+describe('agent with a real policy server', () => {
+  let workspace: { dir: string };
+  let server: PolicyServerProcess;
+  let admin: Person;
+  let auditor: Person;
+  let caFingerprint: string;
+
+  before(async () => {
+    workspace = { dir: await mkdtemp(join(tmpdir(), 'exitseal-e2e-server-')) };
+    server = await PolicyServerProcess.create(join(workspace.dir, 'server'));
+    await server.start();
+    caFingerprint = (await server.certificateAuthority()).fingerprint;
+    admin = await server.person('admin1');
+    auditor = await server.person('auditor1');
+    await admin.call('PUT', '/api/v1/zones', { zones: customerZonesWithThisPcIn('lgwan') });
+  });
+
+  after(async () => {
+    await server?.stop();
+    await rm(workspace.dir, { recursive: true, force: true });
+  });
+
+  test('enrol pins the CA by fingerprint: a wrong pin sends nothing; the right one stores the identity privately and fetches the policy', async () => {
+    const dir = join(workspace.dir, 'enrol');
+    await mkdir(dir);
+    const configPath = await writeConfig(dir);
+    const token = await server.enrolmentToken('lgwan');
+    const wrong = await agentCli(['enrol', '--config', configPath, '--server', server.url, '--token', token, '--ca-fingerprint', 'ab'.repeat(32)]);
+    assert.equal(wrong.code, 1, wrong.err);
+    assert.match(wrong.err, /SERVER_NOT_TRUSTED/);
+    assert.equal(await loadEnrolment(join(dir, 'data')), undefined, 'nothing stored');
+
+    const missing = await agentCli(['enrol', '--config', configPath, '--server', server.url]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.err, /--token TOKEN is required/);
+    assert.match(missing.err, /--ca-fingerprint/);
+
+    const enrolled = await agentCli(['enrol', '--config', configPath, '--server', server.url, '--token', token, '--ca-fingerprint', caFingerprint]);
+    assert.equal(enrolled.code, 0, enrolled.err);
+    assert.match(enrolled.out, /enrolled as agent .* in zone lgwan .*policy fetched/);
+    const dataDir = join(dir, 'data');
+    assert.equal((await stat(join(dataDir, 'enrolment'))).mode & 0o777, 0o700);
+    assert.equal((await stat(join(dataDir, 'enrolment', 'client-key.pem'))).mode & 0o777, 0o600);
+    assert.equal((await stat(join(dataDir, 'policy', 'bundle.json'))).mode & 0o777, 0o600, 'the cached bundle holds zone keys');
+    assert.deepEqual([...(await bundleSecrets(dataDir)).keys()].sort(), ['internet', 'lgwan']);
+
+    const again = await agentCli(['enrol', '--config', configPath, '--server', server.url, '--token', token, '--ca-fingerprint', caFingerprint]);
+    assert.equal(again.code, 1);
+    assert.match(again.err, /ALREADY_ENROLLED/);
+    const otherDir = join(workspace.dir, 'enrol-reused');
+    await mkdir(otherDir);
+    const reused = await agentCli(['enrol', '--config', await writeConfig(otherDir), '--server', server.url, '--token', token, '--ca-fingerprint', caFingerprint]);
+    assert.equal(reused.code, 1);
+    assert.match(reused.err, /ENROLMENT_TOKEN_USED/);
+  });
+
+  test('the enrolled agent detects its zone, seals to the zone key of the bundle, and the server gets one event per file with device and hash', async () => {
+    const dir = join(workspace.dir, 'seal');
+    const stick = join(dir, 'stick');
+    await mkdir(stick, { recursive: true });
+    await writeFile(join(stick, 'already-there.txt'), 'brought from elsewhere');
+    const configPath = await writeConfig(dir, { media: { pollIntervalMs: 100, settleMs: 100, declaredVolumes: [{ path: stick, kind: 'directory', label: 'KIOXIA', serial: 'SN-E2E-1' }] } });
+    const enrolled = await agentCli(['enrol', '--config', configPath, '--server', server.url, '--token', await server.enrolmentToken('lgwan'), '--ca-fingerprint', caFingerprint]);
+    assert.equal(enrolled.code, 0, enrolled.err);
+    const dataDir = join(dir, 'data');
+    const agentId = (await loadEnrolment(dataDir))?.agentId ?? '';
+    const identityFile = join(dir, 'lgwan.key');
+    await writeFile(identityFile, `${(await bundleSecrets(dataDir)).get('lgwan') ?? ''}\n`, { mode: 0o600 });
+
+    const agent = await AgentProcess.start(configPath);
+    try {
+      const inForce = await agent.waitForLog('the zone policy', (line) => line.message === 'policy in force');
+      assert.equal(inForce.fields?.zone, 'lgwan');
+      assert.equal(inForce.fields?.basis, 'network-match');
+      await agent.waitForLog('the stick to be watched', (line) => line.message === 'watching' && line.fields?.root === stick);
+      const files = new Map<string, string>();
+      for (const name of ['report.xlsx', 'memo.txt', 'photo.jpg']) {
+        const data = Buffer.from(`${name} contents ${'x'.repeat(1000)}`);
+        await writeFile(join(stick, name), data);
+        files.set(name, sha256(data));
+      }
+      await waitUntil('three seals', () => readEvents(configPath).length >= 3, 60_000, agent);
+      for (const [name, hash] of files) {
+        assert.ok(await startsSealed(join(stick, name)), `${name} is sealed`);
+        assert.equal(await ageDecryptedSha(join(stick, name), identityFile), hash, `the age CLI opens ${name} with the LGWAN identity from the bundle`);
+      }
+      assert.equal(await readFile(join(stick, 'already-there.txt'), 'utf8'), 'brought from elsewhere');
+
+      let stored: { events: { fileName: string; sha256: string; deviceSerial: string; deviceLabel: string; zoneId: string; action: string; agentChainOk: boolean }[] } = { events: [] };
+      await waitUntil('the events at the server', async () => {
+        stored = await auditor.call('GET', `/api/v1/events?agentId=${agentId}&limit=100`);
+        return stored.events.length >= 3;
+      }, 30_000, agent);
+      assert.equal(stored.events.length, 3, 'one event per file');
+      for (const event of stored.events) {
+        assert.equal(event.action, 'sealed');
+        assert.equal(event.sha256, files.get(event.fileName));
+        assert.equal(event.deviceSerial, 'SN-E2E-1');
+        assert.equal(event.deviceLabel, 'KIOXIA');
+        assert.equal(event.zoneId, 'lgwan');
+        assert.equal(event.agentChainOk, true);
+      }
+    } finally {
+      await agent.kill('SIGTERM');
+    }
+  });
+
+  test('100,000 events queued while the server is down all arrive exactly once when it returns, and a resend is counted as duplicates', async () => {
+    const dir = join(workspace.dir, 'outage');
+    await mkdir(dir);
+    const dataDir = join(dir, 'data');
+    const enrolment = await enrolAgent({
+      dataDir,
+      serverUrl: server.url,
+      token: await server.enrolmentToken('lgwan'),
+      caPem: (await server.certificateAuthority()).pem,
+      hostname: 'PC-OUTAGE',
+      osName: 'Linux',
+      agentVersion: '0.1.0',
+    });
+    const before = await server.storedEventCount();
+    await server.stop();
+
+    const db = AgentDatabase.open(join(dataDir, 'agent.db'));
+    const api = apiFor(enrolment, 5000);
+    const uploader = new EventUploader(new EventOutbox(db), api, { batchSize: 1000, idleMs: 50, retryMaxMs: 500 }, quiet);
+    try {
+      const outbox = new EventOutbox(db);
+      const total = 100_000;
+      db.transaction(() => {
+        for (let i = 0; i < total; i++) {
+          outbox.append({ host: 'PC-OUTAGE', osUser: 'tanaka', zoneId: 'lgwan', channel: 'removableMedia', device: { serial: 'SN-OUT' }, fileName: `file-${i}.txt`, mediaPath: `dir/file-${i}.txt`, size: i, sha256: sha256(Buffer.from(String(i))), action: 'sealed' });
+        }
+      });
+      uploader.start();
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(outbox.pendingCount(), total, 'nothing is lost or dropped while the server is down');
+      assert.equal(uploader.totals.batches, 0);
+
+      await server.start();
+      await waitUntil('the outbox to drain', () => outbox.pendingCount() === 0, 600_000);
+      assert.equal(uploader.totals.uploaded, total);
+      assert.equal(uploader.totals.duplicates, 0);
+      assert.equal(await server.storedEventCount(), before + total, 'every event arrived once');
+
+      // The agent died after the server stored the last batch but before it marked it sent: it sends it again.
+      await run('sqlite3', [join(dataDir, 'agent.db'), 'UPDATE events SET uploaded = 0 WHERE seq > 99000;']);
+      uploader.wake();
+      await waitUntil('the resend', () => outbox.pendingCount() === 0, 60_000);
+      assert.equal(uploader.totals.duplicates, 1000);
+      assert.equal(await server.storedEventCount(), before + total, 'the resent events are not stored twice');
+    } finally {
+      await uploader.stop();
+      api.close();
+      db.close();
+    }
+  });
+});
