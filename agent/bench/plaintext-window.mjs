@@ -116,6 +116,7 @@ try {
       logging: { level: 'info', console: true },
       media: { pollIntervalMs: 250, settleMs: SETTLE_MS, sealConcurrency: 2, declaredVolumes: [{ path: mountPoint, kind: useLoop ? 'mount' : 'directory', serial: useLoop ? undefined : 'BENCH' }] },
       inboundFolders: [],
+      localApi: { socketDir: join(work, 'api') },
       localPolicy: {
         version: 'bench',
         zoneId: 'bench',

@@ -18,6 +18,13 @@ import { apiFor, enrolAgent, loadEnrolment, type Enrolment } from './server/enro
 import type { PolicyServerApi } from './server/policy-server-api.js';
 import { Backoff } from './server/retry.js';
 import { EventUploader } from './upload/event-uploader.js';
+import { InboundOpener } from './inbound/inbound-opener.js';
+import { agentHandlers } from './local-api/agent-handlers.js';
+import { UserSockets } from './local-api/user-sockets.js';
+import { LocalApiServer } from './local-api/local-api-server.js';
+import { ReleaseGate } from './requests/release-gate.js';
+import { RequestService } from './requests/request-service.js';
+import { RequestStore } from './storage/request-store.js';
 import type { Logger } from './logging/logger.js';
 import { ExportProcessor } from './sealing/export-processor.js';
 import { RecentNotices } from './sealing/notifier.js';
@@ -136,6 +143,24 @@ async function run(args: string[], io: AgentIo): Promise<number> {
     }
     const notifier = new RecentNotices(logger);
     const users = new OsUsers();
+    const store = new RequestStore(db);
+    const host = hostname();
+    const osUserOf = (path: string) => users.ownerOf(path);
+    const requests = link
+      ? new RequestService({
+          api: link.api,
+          db,
+          store,
+          outbox,
+          verifyKey: link.enrolment.verifyKey,
+          agentId: link.enrolment.agentId,
+          host,
+          zoneId: () => policy.current().zoneId,
+          notifier,
+          logger,
+          pollMs: config.server.pollSeconds * 1000,
+        })
+      : undefined;
     const processor = new ExportProcessor({
       db,
       journal,
@@ -144,8 +169,9 @@ async function run(args: string[], io: AgentIo): Promise<number> {
       quarantine: new Quarantine(join(config.dataDir, 'quarantine')),
       notifier,
       logger,
-      host: hostname(),
-      osUserOf: (path) => users.ownerOf(path),
+      host,
+      osUserOf,
+      releases: link ? new ReleaseGate(store, link.enrolment.verifyKey, link.enrolment.agentId) : undefined,
     });
     const engine = new SealingEngine(policy, { processor, journal, registry, logger, settleMs: config.media.settleMs, concurrency: config.media.sealConcurrency }, notifier, logger);
     const sources = await createVolumeSources(process.platform, config.media.declaredVolumes);
@@ -154,9 +180,19 @@ async function run(args: string[], io: AgentIo): Promise<number> {
     logger.info('agent starting', { pid: process.pid, policySource: current.source, policyVersion: current.version, zone: current.zoneId, dataDir: config.dataDir, pendingJobs: journal.count() });
     await watcher.start();
     await engine.startOutboundFolders();
-    logger.info('agent ready', { watching: engine.watchedRoots() });
+    const inbound = new InboundOpener({ policy, db, store, outbox, notifier, logger, host, osUserOf, settleMs: config.media.settleMs });
+    await inbound.start(config.inboundFolders);
+    requests?.start();
+    const localApi = new LocalApiServer(agentHandlers({ policy, outbox, store, notifier, requests, sync: link?.sync, watchedRoots: () => engine.watchedRoots() }), logger);
+    const sockets = new UserSockets(localApi, users, config.localApi.socketDir, logger);
+    await sockets.start();
+    logger.info('agent ready', { watching: engine.watchedRoots(), localApi: localApi.listening() });
     const signal = await io.stopSignal;
     logger.info('agent stopping', { signal });
+    sockets.stop();
+    await localApi.close();
+    await requests?.stop();
+    await inbound.stop();
     await watcher.stop();
     await engine.stop();
     logger.info('agent stopped', { pendingJobs: journal.count(), pendingEvents: outbox.pendingCount() });

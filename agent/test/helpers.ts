@@ -32,6 +32,7 @@ export function baseConfig(dataDir: string, zone: ZoneKeys, extra: Record<string
   return {
     dataDir,
     inboundFolders: [],
+    localApi: { socketDir: `${dataDir}-api` },
     localPolicy: {
       version: 'local-1',
       zoneId: zone.zoneId,

@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { AgentDatabase, enrolAgent, EventOutbox, EventUploader, apiFor, loadEnrolment, type Logger } from '@exitseal/agent';
+import { createSealer, X25519Identity, X25519Recipient } from '@exitseal/core';
+import { verifyBundle } from '@exitseal/core/policy';
 import { AGENT_BIN, AgentProcess, readEvents } from './support/agent-process.js';
+import { LocalApiClient } from './support/local-api-client.js';
 import { PolicyServerProcess, type Person } from './support/policy-server-process.js';
 import { ageDecryptedSha, sha256, startsSealed, waitUntil } from './support/stick-files.js';
 import { customerZonesWithThisPcIn } from './support/zones.js';
@@ -27,7 +30,7 @@ async function agentCli(args: string[]): Promise<{ code: number; out: string; er
 
 async function writeConfig(dir: string, extra: Record<string, unknown> = {}): Promise<string> {
   const path = join(dir, 'agent.json');
-  await writeFile(path, JSON.stringify({ dataDir: join(dir, 'data'), logging: { level: 'info', console: true }, inboundFolders: [], server: { pollSeconds: 1, uploadIntervalMs: 100, retryMaxSeconds: 2 }, network: { pollMs: 200 }, ...extra }, null, 2));
+  await writeFile(path, JSON.stringify({ dataDir: join(dir, 'data'), logging: { level: 'info', console: true }, inboundFolders: [], localApi: { socketDir: join(dir, 'api') }, server: { pollSeconds: 1, uploadIntervalMs: 100, retryMaxSeconds: 2 }, network: { pollMs: 200 }, ...extra }, null, 2));
   return path;
 }
 
@@ -143,6 +146,82 @@ describe('agent with a real policy server', () => {
         assert.equal(event.agentChainOk, true);
       }
     } finally {
+      await agent.kill('SIGTERM');
+    }
+  });
+
+  test('imports open what this zone may open and list the rest; a release token lets exactly that file through plaintext (through the local API)', async () => {
+    const dir = join(workspace.dir, 'import');
+    const stick = join(dir, 'stick');
+    const inbox = join(dir, 'Documents');
+    await mkdir(stick, { recursive: true });
+    await mkdir(inbox, { recursive: true });
+    const configPath = await writeConfig(dir, { inboundFolders: [inbox], media: { pollIntervalMs: 100, settleMs: 100, declaredVolumes: [{ path: stick, kind: 'directory', serial: 'SN-E2E-2' }] } });
+    const enrolled = await agentCli(['enrol', '--config', configPath, '--server', server.url, '--token', await server.enrolmentToken('lgwan'), '--ca-fingerprint', caFingerprint]);
+    assert.equal(enrolled.code, 0, enrolled.err);
+    const agentId = (await loadEnrolment(join(dir, 'data')))?.agentId ?? '';
+
+    // Files sealed elsewhere: one in the Internet zone (LGWAN may open it), one in My Number (it may not).
+    const internetRecipient = X25519Identity.parse((await bundleSecrets(join(dir, 'data'))).get('internet') ?? '').recipient;
+    const mynumberDir = join(workspace.dir, 'mynumber-pc');
+    const mynumber = await enrolAgent({ dataDir: mynumberDir, serverUrl: server.url, token: await server.enrolmentToken('mynumber'), caPem: (await server.certificateAuthority()).pem, hostname: 'PC-MN', osName: 'Linux', agentVersion: '0.1.0' });
+    const mynumberApi = apiFor(mynumber);
+    const answer = await mynumberApi.bundle(undefined);
+    mynumberApi.close();
+    assert.ok(answer.changed);
+    const mynumberRecipient = X25519Recipient.parse(verifyBundle(answer.signedBundle, mynumber.verifyKey).sealTo.recipient);
+    const sealTo = (recipient: X25519Recipient, zoneId: string, text: string) => {
+      const sealer = createSealer({ recipients: [recipient], meta: { zoneId, keyVersion: 1 } });
+      return Buffer.concat([sealer.header, ...sealer.encryptor.push(Buffer.from(text)), ...sealer.encryptor.finish()]);
+    };
+    const source = join(dir, 'from-stick');
+    await mkdir(source);
+    await writeFile(join(source, 'internet-memo.docx'), sealTo(internetRecipient, 'internet', 'internet memo'));
+    await writeFile(join(source, 'resident-records.xlsx'), sealTo(mynumberRecipient, 'mynumber', 'resident records'));
+
+    const agent = await AgentProcess.start(configPath);
+    const api = await LocalApiClient.connect(join(dir, 'api', String(process.getuid?.() ?? 0), 'agent.sock'));
+    try {
+      await api.call('subscribe');
+      const status = await api.call<{ state: string; zone: string; policySource: string }>('status');
+      assert.deepEqual([status.state, status.zone, status.policySource], ['protected', 'lgwan', 'server']);
+      await run('cp', [join(source, 'internet-memo.docx'), join(source, 'resident-records.xlsx'), inbox]);
+      await waitUntil('the import to be handled', async () => (await readFile(join(inbox, 'internet-memo.docx'), 'utf8')) === 'internet memo' && api.notices.some((notice) => notice.kind === 'cannot-open'), 30_000, agent);
+      assert.ok(await startsSealed(join(inbox, 'resident-records.xlsx')), 'a My Number file stays sealed on an LGWAN PC');
+      const locked = await api.call<{ path: string; zoneId: string }[]>('lockedFiles');
+      assert.deepEqual(locked.map((entry) => [entry.path, entry.zoneId]), [[join(inbox, 'resident-records.xlsx'), 'mynumber']]);
+      const decrypt = await api.call<{ id: string; status: string; kind: string }>('submitDecrypt', { path: join(inbox, 'resident-records.xlsx'), reason: 'needed for the tax office', purpose: 'this-pc' });
+      assert.deepEqual([decrypt.kind, decrypt.status], ['decrypt', 'pending']);
+
+      // A plaintext release: asked for through the local API, approved at the server, then copied as usual.
+      const transfer = Buffer.from('bank transfer file for the partner');
+      await writeFile(join(source, 'transfer.csv'), transfer);
+      await writeFile(join(source, 'other.csv'), 'not released');
+      await assert.rejects(api.call('submitRelease', { path: 'relative.csv', reason: 'x', destination: 'bank' }), (error: Error & { code?: string }) => error.code === 'PATH_INVALID');
+      await assert.rejects(api.call('submitRelease', { path: join(source, 'transfer.csv') }), (error: Error & { code?: string }) => error.code === 'PARAMS_INVALID');
+      const release = await api.call<{ id: string }>('submitRelease', { path: join(source, 'transfer.csv'), reason: 'payment run', destination: 'partner bank' });
+      const approver = await server.person('approver1');
+      await approver.call('POST', `/api/v1/requests/${release.id}/decision`, { decision: 'approve', reason: 'ok' });
+      await waitUntil('the release token', async () => (await api.call<{ id: string; status: string }[]>('myRequests')).some((request) => request.id === release.id && request.status === 'approved'), 30_000, agent);
+      await run('cp', [join(source, 'transfer.csv'), join(source, 'other.csv'), stick]);
+      await waitUntil('both files handled', () => readEvents(configPath).filter((event) => event.mediaPath === 'transfer.csv' || event.mediaPath === 'other.csv').length >= 2, 30_000, agent);
+      assert.deepEqual(await readFile(join(stick, 'transfer.csv')), transfer, 'the released file leaves in plaintext');
+      assert.ok(await startsSealed(join(stick, 'other.csv')), 'any other file is sealed');
+
+      let stored: { events: { fileName: string; action: string; sha256: string; reason: string }[] } = { events: [] };
+      await waitUntil('the events at the server', async () => {
+        stored = await auditor.call('GET', `/api/v1/events?agentId=${agentId}&limit=100`);
+        return stored.events.length >= 3;
+      }, 30_000, agent);
+      const byFile = new Map(stored.events.map((event) => [event.fileName, event]));
+      assert.equal(byFile.get('internet-memo.docx')?.action, 'opened-on-import');
+      assert.equal(byFile.get('transfer.csv')?.action, 'released-plaintext');
+      assert.equal(byFile.get('transfer.csv')?.sha256, sha256(transfer));
+      assert.match(byFile.get('transfer.csv')?.reason ?? '', new RegExp(release.id));
+      assert.equal(byFile.get('other.csv')?.action, 'sealed');
+      assert.equal(stored.events.length, 3);
+    } finally {
+      api.close();
       await agent.kill('SIGTERM');
     }
   });

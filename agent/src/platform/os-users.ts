@@ -25,6 +25,16 @@ export class OsUsers {
     return this.fallback();
   }
 
+  /** The people with a session on this PC now (systemd's /run/user/<uid>), for their local API sockets. */
+  async loggedIn(): Promise<{ uid: number; osUser: string }[]> {
+    const names = await this.userNames();
+    const uids = (await readdir(this.paths.runUser).catch(() => [] as string[])).map(Number).filter((id) => Number.isInteger(id) && id >= 1000);
+    return uids.flatMap((uid) => {
+      const osUser = names.get(uid);
+      return osUser === undefined ? [] : [{ uid, osUser }];
+    });
+  }
+
   private async userNames(): Promise<Map<number, string>> {
     if (this.names) return this.names;
     const names = new Map<number, string>();

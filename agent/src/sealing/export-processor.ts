@@ -9,6 +9,7 @@ import type { PolicySource } from '../policy/agent-policy.js';
 import type { AgentDatabase } from '../storage/database.js';
 import type { EventOutbox, ExportEventInput } from '../storage/event-outbox.js';
 import type { Job, JobJournal } from '../storage/job-journal.js';
+import type { ReleaseGate } from '../requests/release-gate.js';
 import type { UserNotifier } from './notifier.js';
 import type { Quarantine } from './quarantine.js';
 import type { AreaMode, WatchedArea } from './watched-area.js';
@@ -39,6 +40,8 @@ export interface ProcessorContext {
   readonly host: string;
   /** Whom an export is attributed to. */
   readonly osUserOf: (path: string) => Promise<string>;
+  /** Approved plaintext releases (only with a policy server). */
+  readonly releases?: ReleaseGate;
 }
 
 /**
@@ -103,6 +106,12 @@ export class ExportProcessor {
   }
 
   private async seal(area: WatchedArea, job: Job, path: string, osUser: string): Promise<Outcome> {
+    const release = await this.context.releases?.check(path, osUser);
+    if (release) {
+      this.finishWith(area, job, path, osUser, { action: 'released-plaintext', size: release.size, sha256: release.sha256, reason: `approved release request ${release.requestId}` });
+      this.context.notifier.notify('released', `${basename(path)} left in plaintext (approved release)`, [path], osUser);
+      return 'allowed';
+    }
     const policy = this.context.policy.current();
     const fileId = newFileId();
     this.context.journal.startSealing(job, fileId);
@@ -123,7 +132,7 @@ export class ExportProcessor {
     const where = moved.removedFromMedia ? `moved to ${moved.quarantinePath}` : `copied to ${moved.quarantinePath} but could not be removed from the media`;
     this.finishWith(area, job, path, osUser, { action, size: moved.size, sha256: moved.sha256, reason: `${reason}; ${where}` });
     if (!moved.removedFromMedia) this.context.logger.warn('plaintext left on the media', { path: job.relPath, ...errorFields(moved.removalError) });
-    this.context.notifier.notify(action === 'blocked' ? 'blocked' : 'quarantined', `${basename(path)}: ${reason}; the file was ${where}`, [path]);
+    this.context.notifier.notify(action === 'blocked' ? 'blocked' : 'quarantined', `${basename(path)}: ${reason}; the file was ${where}`, [path], osUser);
     return 'quarantined';
   }
 
@@ -163,7 +172,7 @@ export class ExportProcessor {
       this.context.journal.recordFailure(job, reason);
       this.context.outbox.append(this.eventFor(area, job, path, osUser, { action: 'failed', size: 0, reason }));
     });
-    this.context.notifier.notify('failed', `${basename(path)} could not be sealed (${code}); it is still plaintext on the media`, [path]);
+    this.context.notifier.notify('failed', `${basename(path)} could not be sealed (${code}); it is still plaintext on the media`, [path], osUser);
     return 'failed';
   }
 

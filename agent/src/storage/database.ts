@@ -59,6 +59,37 @@ const MIGRATIONS: readonly string[] = [
      uploaded INTEGER NOT NULL DEFAULT 0
    );
    CREATE INDEX events_pending ON events (uploaded, seq);`,
+  `CREATE TABLE requests (
+     id TEXT PRIMARY KEY,
+     kind TEXT NOT NULL CHECK (kind IN ('decrypt', 'release')),
+     os_user TEXT NOT NULL,
+     file_name TEXT NOT NULL,
+     path TEXT NOT NULL,
+     sha256 TEXT,
+     reason TEXT NOT NULL,
+     status TEXT NOT NULL,
+     decision_reason TEXT,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   CREATE INDEX requests_user ON requests (os_user, created_at);
+   CREATE TABLE release_tokens (
+     request_id TEXT PRIMARY KEY,
+     os_user TEXT NOT NULL,
+     sha256 TEXT NOT NULL,
+     file_name TEXT NOT NULL,
+     token TEXT NOT NULL,
+     expires_at TEXT NOT NULL
+   );
+   CREATE INDEX release_tokens_user ON release_tokens (os_user, expires_at);
+   CREATE TABLE locked_files (
+     path TEXT PRIMARY KEY,
+     os_user TEXT NOT NULL,
+     zone_id TEXT NOT NULL,
+     file_id TEXT,
+     seen_at TEXT NOT NULL
+   );
+   CREATE INDEX locked_files_user ON locked_files (os_user);`,
 ];
 
 export class AgentDatabase {

@@ -99,6 +99,7 @@ export async function writeAgentConfig(options: AgentConfigOptions): Promise<str
     logging: { level: 'info', console: true },
     media: { pollIntervalMs: 100, settleMs: options.settleMs ?? 200, sealConcurrency: 2, declaredVolumes: [{ path: options.declaredMount, kind: 'mount' }] },
     inboundFolders: [],
+    localApi: { socketDir: join(options.dir, 'api') },
     localPolicy: {
       version: 'e2e-1',
       zoneId: 'lgwan',
