@@ -79,6 +79,36 @@ describe('exitseal seal/open interop with the age CLI', { skip: haveAge ? false 
     });
   }
 
+  test('ASCII armor: exitseal --armor opens in the age CLI, age -a output opens in exitseal, damage is refused', async () => {
+    await withTempDir(async (dir) => {
+      const { keyFile, recipient } = await keygen(dir);
+      const original = randomBytes(100_000);
+      const file = join(dir, 'mail-body.txt');
+      await writeFile(file, original);
+      const run = await runCli(['seal', file, '--to', recipient, '--zone', 'internet', '--armor', '-o', join(dir, 'sealed.asc')]);
+      assert.equal(run.code, 0, run.stderr);
+      const text = await readFile(join(dir, 'sealed.asc'), 'latin1');
+      assert.match(text, /^-----BEGIN AGE ENCRYPTED FILE-----\n([A-Za-z0-9+/]{64}\n)+[A-Za-z0-9+/=]{1,64}\n-----END AGE ENCRYPTED FILE-----\n$/);
+      assert.equal(sha256(age(['-d', '-i', keyFile, join(dir, 'sealed.asc')])), sha256(original), 'the age CLI opens our armor');
+      const info = JSON.parse((await runCli(['inspect', join(dir, 'sealed.asc'), '--json'])).stdout) as { kind: string; armored: boolean };
+      assert.deepEqual([info.kind, info.armored], ['exitseal', true]);
+
+      age(['-a', '-r', recipient, '-o', join(dir, 'by-age.asc')], original);
+      const opened = await runCli(['open', join(dir, 'by-age.asc'), '-i', keyFile, '-o', join(dir, 'by-age.out')]);
+      assert.equal(opened.code, 0, opened.stderr);
+      assert.equal(sha256(await readFile(join(dir, 'by-age.out'))), sha256(original));
+
+      const lines = text.split('\n');
+      lines[3] = `${lines[3] ?? ''} `;
+      await writeFile(join(dir, 'broken.asc'), lines.join('\n'));
+      const broken = await runCli(['open', join(dir, 'broken.asc'), '-i', keyFile, '-o', join(dir, 'broken.out')]);
+      assert.equal(broken.code, 4, broken.stderr);
+      assert.match(broken.stderr, /ASCII armor/);
+      await assert.rejects(stat(join(dir, 'broken.out')));
+      assert.deepEqual(await leftoverTemps(dir), []);
+    });
+  });
+
   test('a recipient copy opens with its passphrase in the age CLI and in exitseal; age passphrase files open in exitseal', async () => {
     await withTempDir(async (dir) => {
       const { keyFile, recipient } = await keygen(dir);

@@ -28,7 +28,8 @@ export type SealedFileErrorCode =
   | 'NO_MATCHING_IDENTITY' // "no match": none of our keys opens any stanza
   | 'PAYLOAD_INVALID' // "payload failure": truncated, reordered, altered or trailing payload data
   | 'PASSPHRASE_WORK_FACTOR_TOO_HIGH' // scrypt work factor above our bound (a "header failure")
-  | 'NOT_AGE'; // not an age v1 file at all
+  | 'NOT_AGE' // not an age v1 file at all
+  | 'ARMOR_INVALID'; // "armor failure": ASCII armor that breaks the strict PEM rules
 
 export class SealedFileError extends ExitSealError {
   declare readonly code: SealedFileErrorCode;

@@ -1,6 +1,7 @@
 export * from './errors.js';
 export { decodeBase64NoPad, encodeBase64NoPad } from './age/base64.js';
 export { bech32Decode, bech32Encode } from './age/bech32.js';
+export { ARMOR_BEGIN, ARMOR_END, ArmorDecoder, ArmorEncoder, armor, dearmor, looksArmored } from './age/armor.js';
 export {
   AGE_MAGIC,
   MAX_HEADER_BYTES,

@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { inflateSync } from 'node:zlib';
 import {
+  dearmor,
   openStream,
   PassphraseIdentity,
   PayloadDecryptor,
@@ -33,6 +34,7 @@ const OUTCOME_OF_CODE: Record<SealedFileErrorCode, Expectation> = {
   HMAC_MISMATCH: 'HMAC failure',
   NO_MATCHING_IDENTITY: 'no match',
   PAYLOAD_INVALID: 'payload failure',
+  ARMOR_INVALID: 'armor failure',
 };
 
 /** openStream, and the lower-level readHeader + unlockHeader + PayloadDecryptor the agent builds on. */
@@ -69,7 +71,6 @@ function parseVector(name: string, raw: Buffer): Vector {
 function reasonToSkip(vector: Vector): string | null {
   const unknown = [...vector.fields.keys()].filter((key) => !KNOWN_KEYS.has(key));
   if (unknown.length > 0) return `unknown vector keys (${unknown.join(', ')}): their meaning is not defined for this kit version`;
-  if (field(vector, 'armored') === 'yes') return 'ASCII armor is not implemented (ExitSeal writes and reads binary age files only)';
   const identities = vector.fields.get('identity') ?? [];
   const classic = identities.filter((identity) => !identity.startsWith(PQ_IDENTITY_PREFIX));
   if (identities.length > 0 && classic.length === 0 && (vector.fields.get('passphrase') ?? []).length === 0) {
@@ -91,13 +92,14 @@ async function openVector(vector: Vector, pieceSize: number, path: OpenPath): Pr
   ];
   const released: Buffer[] = [];
   const pieces = splitEvery(vector.ageFile, pieceSize);
+  const armored = field(vector, 'armored') === 'yes';
   try {
     if (path === 'openStream') {
-      const opened = await openStream(pieces, identities);
+      const opened = await openStream(armored ? dearmor(pieces) : pieces, identities);
       for await (const chunk of opened.plaintext) released.push(chunk);
     } else {
       // The building blocks the agent's file-level open uses.
-      const source = asyncPieces(pieces);
+      const source = armored ? dearmor(pieces) : asyncPieces(pieces);
       const { header, rest } = await readHeader(source);
       const decryptor = new PayloadDecryptor(await unlockHeader(header, identities));
       released.push(...decryptor.push(rest));

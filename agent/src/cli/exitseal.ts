@@ -8,9 +8,8 @@ import {
   X25519Recipient,
   validateZoneId,
   type Identity,
-  type Inspection,
 } from '@exitseal/core';
-import { inspectFile, openFile, sealFile, writeRecipientCopy } from '../files/sealed-file-io.js';
+import { inspectFile, openFile, sealFile, writeRecipientCopy, type FileInspection } from '../files/sealed-file-io.js';
 
 /** The process streams, injected so tests can run the CLI in-process. */
 export interface CliIo {
@@ -35,7 +34,7 @@ const MAIN_HELP = `exitseal — seal (encrypt) and open files in the ExitSeal fo
 
 Usage:
   exitseal keygen [-o IDENTITY_FILE]
-  exitseal seal FILE --to RECIPIENT [--to RECIPIENT...] [--zone ZONE [--key-version N]] (-o OUT | --in-place)
+  exitseal seal FILE --to RECIPIENT [--to RECIPIENT...] [--zone ZONE [--key-version N]] [--armor] (-o OUT | --in-place)
   exitseal open FILE (-i IDENTITY_FILE | --passphrase) (-o OUT | --in-place)
   exitseal inspect FILE [--json]
   exitseal recipient-copy FILE -i IDENTITY_FILE -o OUT
@@ -55,7 +54,7 @@ The identity file is also a valid age identity file: "age -d -i IDENTITY_FILE" o
 Options:
   -o, --output FILE   write the identity here (refuses to overwrite an existing file)
 `,
-  seal: `Usage: exitseal seal FILE --to RECIPIENT [--to RECIPIENT...] [--zone ZONE [--key-version N]] (-o OUT | --in-place)
+  seal: `Usage: exitseal seal FILE --to RECIPIENT [--to RECIPIENT...] [--zone ZONE [--key-version N]] [--armor] (-o OUT | --in-place)
 
 Seals FILE to one or more recipients ("age1..."). With --zone the file carries ExitSeal's metadata
 (zone id, key version and a fresh file id) that "exitseal inspect" shows without any key.
@@ -66,11 +65,12 @@ Options:
   -o, --output OUT    write the sealed file to OUT (refuses to overwrite unless --force)
   --in-place          replace FILE with its sealed form (crash-safe: temp file, fsync, rename)
   --force             overwrite OUT if it exists
+  -a, --armor         write ASCII armor (text you can paste into a mail body) instead of binary
 `,
   open: `Usage: exitseal open FILE (-i IDENTITY_FILE | --passphrase) (-o OUT | --in-place)
 
-Opens (decrypts) a sealed file. The output is written only after the whole file authenticated; a
-damaged file leaves nothing behind and the input untouched.
+Opens (decrypts) a sealed file, binary or ASCII-armored. The output is written only after the whole
+file authenticated; a damaged file leaves nothing behind and the input untouched.
 Options:
   -i, --identity FILE  identity file (lines "AGE-SECRET-KEY-1...", "#" comments allowed; repeatable)
   --passphrase         the file was sealed with a passphrase: it is asked on the terminal, or read as
@@ -143,12 +143,12 @@ function singleFile(positionals: string[]): string {
   return positionals[0];
 }
 
-function describe(path: string, info: Inspection, size: number): string {
+function describe(path: string, info: FileInspection, size: number): string {
   const lines = [`${path}:`];
   if (info.kind === 'plaintext') lines.push('  not sealed (plaintext)');
-  else if (info.kind === 'age') lines.push(`  age file, not sealed by ExitSeal (stanzas: ${info.stanzaTypes.join(', ')})`);
+  else if (info.kind === 'age') lines.push(`  age file${info.armored ? ' (ASCII armored)' : ''}, not sealed by ExitSeal (stanzas: ${info.stanzaTypes.join(', ')})`);
   else if (info.meta) {
-    lines.push('  sealed by ExitSeal');
+    lines.push(`  sealed by ExitSeal${info.armored ? ' (ASCII armored)' : ''}`);
     lines.push(`  zone:         ${info.meta.zoneId}`);
     lines.push(`  key version:  ${info.meta.keyVersion}`);
     lines.push(`  file id:      ${info.meta.fileId}`);
@@ -187,6 +187,7 @@ async function runSeal(args: string[], io: CliIo): Promise<number> {
       output: { type: 'string', short: 'o' },
       'in-place': { type: 'boolean' },
       force: { type: 'boolean' },
+      armor: { type: 'boolean', short: 'a' },
     },
     allowPositionals: true,
   });
@@ -218,7 +219,7 @@ async function runSeal(args: string[], io: CliIo): Promise<number> {
     write(io.stderr, `exitseal: ${file} is already ${first.kind === 'exitseal' ? 'sealed' : 'an age file'}; nothing done`);
     return EXIT.badFile;
   }
-  const result = await sealFile(file, target, { recipients, ...(meta ? { meta } : {}) }, { sha256: false });
+  const result = await sealFile(file, target, { recipients, ...(meta ? { meta } : {}) }, { sha256: false, armor: values.armor === true });
   write(io.stderr, `sealed ${file} -> ${target.outputPath} (${result.plaintextBytes} bytes${result.meta ? `, zone ${result.meta.zoneId}, file id ${result.meta.fileId}` : ''})`);
   return EXIT.ok;
 }
@@ -293,6 +294,7 @@ function exitCodeFor(error: ExitSealError): number {
     case 'PAYLOAD_INVALID':
     case 'NOT_AGE':
     case 'PASSPHRASE_WORK_FACTOR_TOO_HIGH':
+    case 'ARMOR_INVALID':
       return EXIT.badFile;
     case 'TARGET_EXISTS':
     case 'NOT_A_FILE':

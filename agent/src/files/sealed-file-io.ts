@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import {
+  ARMOR_BEGIN,
+  ArmorDecoder,
+  ArmorEncoder,
   createSealer,
+  dearmor,
+  looksArmored,
+  openStream,
   describeHeader,
   inspect,
   MAX_HEADER_BYTES,
@@ -38,11 +44,11 @@ function sameSnapshot(a: Snapshot, b: Snapshot): boolean {
 }
 
 /**
- * Reads the start of a file in header-sized pieces into one reused buffer (consume each piece before asking
- * for the next): a header is a few hundred bytes, so one piece nearly always suffices.
+ * Reads a file in pieces into one reused buffer (consume each piece before asking for the next). Header-sized
+ * pieces by default: a header is a few hundred bytes, so one piece nearly always suffices.
  */
-async function* readHeaderPieces(handle: FileHandle): AsyncGenerator<Buffer, void, undefined> {
-  const buffer = Buffer.allocUnsafe(MAX_HEADER_BYTES);
+async function* readPieces(handle: FileHandle, pieceSize = MAX_HEADER_BYTES): AsyncGenerator<Buffer, void, undefined> {
+  const buffer = Buffer.allocUnsafe(pieceSize);
   let position = 0;
   for (;;) {
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
@@ -151,6 +157,13 @@ export interface FileTarget {
   readonly overwrite?: boolean;
 }
 
+export interface SealOutputOptions {
+  /** Hash the plaintext for the export log (default true; it costs a pass over the data). */
+  readonly sha256?: boolean;
+  /** Write ASCII armor (PEM-like text, for mail bodies) instead of the binary format. */
+  readonly armor?: boolean;
+}
+
 export interface SealFileResult {
   readonly meta: SealMeta | null;
   readonly plaintextBytes: number;
@@ -164,26 +177,29 @@ export async function sealFile(
   inputPath: string,
   target: FileTarget,
   options: SealOptions,
-  hashing: { readonly sha256: boolean } = { sha256: true },
+  output: SealOutputOptions = {},
 ): Promise<SealFileResult> {
   const inPlace = target.outputPath === inputPath;
   await refuseExisting(target.outputPath, inPlace || target.overwrite === true);
   const source = await openForReading(inputPath);
   try {
     const sealer = createSealer(options);
-    const hash = hashing.sha256 ? createHash('sha256') : null;
+    const hash = output.sha256 === false ? null : createHash('sha256');
+    const armorer = output.armor === true ? new ArmorEncoder() : null;
+    const encode = (pieces: Buffer[]): Buffer[] => (armorer ? [Buffer.from(armorer.push(Buffer.concat(pieces)), 'latin1')] : pieces);
     let plaintextBytes = 0;
     let sealedBytes = 0;
     await writeFileAtomically(
       target.outputPath,
       async (out) => {
-        sealedBytes += await writeAll(out, [sealer.header]);
+        sealedBytes += await writeAll(out, encode([sealer.header]));
         sealedBytes += await pumpBlocks(source.handle, 0, out, (block) => {
           hash?.update(block);
           plaintextBytes += block.length;
-          return sealer.encryptor.push(block);
+          return encode(sealer.encryptor.push(block));
         });
-        sealedBytes += await writeAll(out, sealer.encryptor.finish());
+        sealedBytes += await writeAll(out, encode(sealer.encryptor.finish()));
+        if (armorer) sealedBytes += await writeAll(out, [Buffer.from(armorer.finish(), 'latin1')]);
       },
       {
         mode: source.mode,
@@ -204,7 +220,7 @@ export interface OpenFileResult {
 }
 
 async function readHeaderFrom(handle: FileHandle, path: string) {
-  const blocks = readHeaderPieces(handle);
+  const blocks = readPieces(handle);
   try {
     return await readHeader(blocks);
   } catch (error) {
@@ -228,6 +244,7 @@ export async function openFile(
   await refuseExisting(target.outputPath, inPlace || target.overwrite === true);
   const source = await openForReading(inputPath);
   try {
+    if (await isArmoredFile(source.handle)) return await openArmored(source, inputPath, target, identities, hashing);
     const { header } = await readHeaderFrom(source.handle, inputPath);
     const inspection = describeHeader(header);
     const fileKey = await unlockHeader(header, identities);
@@ -262,8 +279,58 @@ export async function openFile(
   }
 }
 
-/** Reads at most the first 64 KiB: enough for any header we accept. */
-export async function inspectFile(path: string): Promise<Inspection> {
+async function isArmoredFile(handle: FileHandle): Promise<boolean> {
+  const start = Buffer.alloc(ARMOR_BEGIN.length + 1024);
+  const { bytesRead } = await handle.read(start, 0, start.length, 0);
+  return bytesRead > ARMOR_BEGIN.length && looksArmored(start.subarray(0, bytesRead));
+}
+
+/**
+ * Armored files are small text (mail bodies), so they take the simple streaming road: dearmor, openStream,
+ * write. The output is still committed only after the last chunk authenticated.
+ */
+async function openArmored(
+  source: { handle: FileHandle; before: Snapshot; atime: Date; mtime: Date; mode: number },
+  inputPath: string,
+  target: FileTarget,
+  identities: readonly Identity[],
+  hashing: { readonly sha256: boolean },
+): Promise<OpenFileResult> {
+  const hash = hashing.sha256 ? createHash('sha256') : null;
+  let plaintextBytes = 0;
+  let inspection: Inspection | undefined;
+  try {
+    await writeFileAtomically(
+      target.outputPath,
+      async (out) => {
+        const opened = await openStream(dearmor(readPieces(source.handle, BLOCK_SIZE)), identities);
+        inspection = opened.inspection;
+        for await (const piece of opened.plaintext) {
+          hash?.update(piece);
+          plaintextBytes += piece.length;
+          await writeAll(out, [piece]);
+        }
+      },
+      {
+        mode: source.mode,
+        times: target.outputPath === inputPath ? { atime: source.atime, mtime: source.mtime } : undefined,
+        beforeCommit: () => assertUnchanged(source.handle, inputPath, source.before),
+      },
+    );
+  } catch (error) {
+    throw toFileOperationError(error, inputPath);
+  }
+  if (!inspection) throw new FileOperationError('IO_FAILED', `${inputPath}: armored file produced no header`);
+  return { inspection, plaintextBytes, sha256: hash?.digest('hex') ?? null };
+}
+
+export type FileInspection = Inspection & {
+  /** The file is ASCII-armored age (text); the rest describes the age file inside. */
+  readonly armored: boolean;
+};
+
+/** Reads at most the first 64 KiB (armored: the text that holds that much): enough for any header we accept. */
+export async function inspectFile(path: string): Promise<FileInspection> {
   let handle: FileHandle;
   try {
     handle = await open(path, 'r');
@@ -271,12 +338,21 @@ export async function inspectFile(path: string): Promise<Inspection> {
     throw toFileOperationError(error, path);
   }
   try {
-    const buffer = Buffer.alloc(MAX_HEADER_BYTES);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
     const size = (await handle.stat()).size;
-    return inspect(buffer.subarray(0, bytesRead), bytesRead === size);
+    // Armor grows the data by 4/3 plus line ends; twice the header limit covers it.
+    const buffer = Buffer.alloc(2 * MAX_HEADER_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    const start = buffer.subarray(0, bytesRead);
+    const whole = bytesRead === size;
+    if (bytesRead > ARMOR_BEGIN.length && looksArmored(start)) {
+      const decoder = new ArmorDecoder();
+      const decoded = decoder.push(whole ? start : start.subarray(0, start.lastIndexOf(0x0a) + 1));
+      if (whole) decoded.push(...decoder.finish());
+      return { ...inspect(Buffer.concat(decoded), whole), armored: true };
+    }
+    return { ...inspect(start.subarray(0, Math.min(bytesRead, MAX_HEADER_BYTES)), bytesRead === size), armored: false };
   } finally {
-    await handle.close();
+    await closeQuietly(handle);
   }
 }
 
