@@ -11,6 +11,11 @@ const TOP_COUNT = 10;
 const READ_PAGE = 5000;
 /** The dashboard is recomputed at most this often; its numbers are trends, not a live counter. */
 const DASHBOARD_CACHE_MS = 60_000;
+/**
+ * An event is received after it happens, so rows received before the window cannot fall in it, except
+ * for agent clocks running ahead of the server's: this much of such skew is tolerated.
+ */
+const CLOCK_SKEW_MARGIN_MS = 86_400_000;
 
 export interface DayBucket {
   readonly day: string;
@@ -104,18 +109,19 @@ export class ConsoleService {
     const users = new Map<string, number>();
     const devices = new Map<string, number>();
     let eventsInWindow = 0;
-    for await (const page of this.pages({ from: firstDay.toISOString(), to: now.toISOString() })) {
-      for (const event of page) {
-        eventsInWindow++;
-        const bucket = days.get(dayOf(event.occurredAt));
-        if (bucket !== undefined) {
-          bump(bucket.byAction, event.action);
-          bump(bucket.byZone, event.zoneId);
-        }
-        if (event.occurredAt >= topFrom) {
-          bump(users, `${event.osUser}@${event.host}`);
-          if (event.deviceSerial !== null || event.deviceLabel !== null) bump(devices, [event.deviceLabel, event.deviceSerial].filter((v) => v !== null).join(' / '));
-        }
+    const windowStart = firstDay.toISOString();
+    const windowEnd = now.toISOString();
+    for await (const event of this.receivedSince(new Date(firstDay.getTime() - CLOCK_SKEW_MARGIN_MS).toISOString())) {
+      if (event.occurredAt < windowStart || event.occurredAt > windowEnd) continue;
+      eventsInWindow++;
+      const bucket = days.get(dayOf(event.occurredAt));
+      if (bucket !== undefined) {
+        bump(bucket.byAction, event.action);
+        bump(bucket.byZone, event.zoneId);
+      }
+      if (event.occurredAt >= topFrom) {
+        bump(users, `${event.osUser}@${event.host}`);
+        if (event.deviceSerial !== null || event.deviceLabel !== null) bump(devices, [event.deviceLabel, event.deviceSerial].filter((v) => v !== null).join(' / '));
       }
     }
     const agents = await this.agents();
@@ -143,6 +149,25 @@ export class ConsoleService {
     for (;;) {
       const page = await this.store.events.query({ ...filter, beforeSeq, limit: READ_PAGE });
       if (page.length > 0) yield page;
+      const last = page[page.length - 1];
+      if (page.length < READ_PAGE || last === undefined) return;
+      beforeSeq = last.seq;
+    }
+  }
+
+  /**
+   * Newest-first rows received at or after `since`. Rows are stored in the order they arrive (seq), so this
+   * walks the primary key and stops at the first older row: a time-range filter instead would make SQLite
+   * sort the whole range again for every page.
+   */
+  private async *receivedSince(since: string): AsyncGenerator<EventRow> {
+    let beforeSeq: number | undefined;
+    for (;;) {
+      const page = await this.store.events.query({ beforeSeq, limit: READ_PAGE });
+      for (const row of page) {
+        if (row.receivedAt < since) return;
+        yield row;
+      }
       const last = page[page.length - 1];
       if (page.length < READ_PAGE || last === undefined) return;
       beforeSeq = last.seq;

@@ -1,11 +1,10 @@
-import { useEffect, useState, type ReactNode } from 'react';
+import { lazy, Suspense, useEffect, useState, type ReactNode } from 'react';
 import type { ApiClient, Role, Session } from './api';
 import { ErrorMessage, errorText, LanguageSelect } from './components/common';
 import { Context } from './context';
 import { LANGUAGES, type Language, type Messages } from './messages';
 import { AgentsPage } from './pages/Agents';
 import { AuditPage } from './pages/Audit';
-import { DashboardPage } from './pages/Dashboard';
 import { EventDetailPage } from './pages/EventDetail';
 import { ExportLogPage } from './pages/ExportLog';
 import { KeysPage } from './pages/Keys';
@@ -15,6 +14,8 @@ import { ZonesPage } from './pages/Zones';
 import { href, useRoute, type Route } from './route';
 
 const LANGUAGE_KEY = 'exitseal.console.language';
+// The charting library is only needed on the dashboard: load it with that page, not with every page.
+const DashboardPage = lazy(() => import('./pages/Dashboard').then((m) => ({ default: m.DashboardPage })));
 
 function initialLanguage(): Language {
   const stored = window.localStorage.getItem(LANGUAGE_KEY);
@@ -110,7 +111,7 @@ export function App({ api }: { api: ApiClient }) {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        {current === undefined ? <ErrorMessage error={new Error(t.common.forbidden)} /> : current.render(route)}
+        <Suspense fallback={<p aria-busy="true">{t.common.loading}</p>}>{current === undefined ? <ErrorMessage error={new Error(t.common.forbidden)} /> : current.render(route)}</Suspense>
       </main>
     </Context.Provider>
   );

@@ -177,7 +177,7 @@ export function ExportLogPage({ query }: { query: Readonly<Record<string, string
       {page.loading && page.data === undefined ? (
         <Loading />
       ) : page.data !== undefined && page.data.events.length === 0 ? (
-        <p>{t.common.noRows}</p>
+        <p data-testid="no-rows">{t.common.noRows}</p>
       ) : (
         page.data !== undefined && (
           <>
