@@ -23,6 +23,8 @@ const STORED_EVENTS = Number(values.events);
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
 const ZONES = ['mynumber', 'lgwan', 'internet'];
+const SEED_BATCH = 5000;
+const SEED_IN_FLIGHT = 3;
 const PASSWORD = 'benchmark password 1';
 const log = (line) => process.stderr.write(`${line}\n`);
 
@@ -70,7 +72,11 @@ function syntheticEvent(prev, agentIndex, when, zoneId = ZONES[agentIndex % 3]) 
   });
 }
 
-/** Seeds events through the real ingestion service (chained, one transaction per 1000), server not running. */
+/**
+ * Seeds events through the real ingestion service (EventService.ingest: hash check, duplicate check, server
+ * chain), server not running. Batches of SEED_BATCH events, SEED_IN_FLIGHT of them queued at once, so this
+ * thread builds the next batches while the store's writer thread commits the previous ones.
+ */
 async function seed(dataDir) {
   const services = await openServices({ dataDir });
   try {
@@ -87,17 +93,24 @@ async function seed(dataDir) {
     const started = Date.now();
     const start = Date.parse('2024-01-01T00:00:00Z');
     const step = (365 * 24 * 3600_000) / Math.max(1, STORED_EVENTS);
+    const inFlight = new Set();
     for (let done = 0; done < STORED_EVENTS; ) {
-      const a = agents[(done / 1000) % agents.length | 0];
+      const a = agents[(done / SEED_BATCH) % agents.length | 0];
       const events = [];
-      for (let i = 0; i < 1000 && done < STORED_EVENTS; i++, done++) {
+      for (let i = 0; i < SEED_BATCH && done < STORED_EVENTS; i++, done++) {
         const e = syntheticEvent(a.prev, agents.indexOf(a) + 100 * (done % 50), start + done * step);
         a.prev = e.hash;
         events.push(e);
       }
-      await services.events.ingest(a.record, { events });
+      const ingested = services.events.ingest(a.record, { events }).then((result) => {
+        inFlight.delete(ingested);
+        if (result.accepted !== events.length) throw new Error(`seeding: ${result.duplicates} events were taken for duplicates`);
+      });
+      inFlight.add(ingested);
+      if (inFlight.size >= SEED_IN_FLIGHT) await Promise.race(inFlight);
       if (done % 100000 === 0) log(`  seeded ${done} events (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     }
+    await Promise.all(inFlight);
     return { seedSeconds: (Date.now() - started) / 1000 };
   } finally {
     await services.close();

@@ -56,7 +56,7 @@ export async function openServices(options: OpenOptions): Promise<Services> {
   const masterKey = MasterKey.load({ envValue: options.masterKeyEnv, filePath: settings.masterKeyPath });
   mkdirSync(settings.logDir, { recursive: true, mode: 0o700 });
   const logger = createLogger({ level: config.log.level, directory: settings.logDir, maxSizeBytes: config.log.maxSizeBytes, maxFiles: config.log.maxFiles, console: config.log.console });
-  const store = SqliteStore.open(settings.databasePath);
+  const store = SqliteStore.open(settings.databasePath, { onBackgroundError: (error) => logger.warn('background database write failed; retrying', { error: error.message }) });
   try {
     const chain = new LogChain(masterKey);
     const audit = new AuditService(store, chain, clock);

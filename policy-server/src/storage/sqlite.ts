@@ -1,6 +1,9 @@
-// The only file that imports better-sqlite3: the embedded implementation of the Store interface.
+// The only file that imports better-sqlite3: the embedded implementation of the Store interface. Its
+// writer thread (sqlite-writer.ts, started from here) runs serveWriter below.
+import { Worker, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { ZoneWithPolicy } from '@exitseal/core/policy';
+import { ServerError } from '../errors.js';
 import type {
   AgentRecord,
   AuditRow,
@@ -181,36 +184,414 @@ const EVENT_FILTER_COLUMNS: readonly [keyof EventFilter, string][] = [
   ['deviceSerial', 'device_serial'],
 ];
 
+/** Opens one connection with the settings every connection of the store uses (WAL: readers never wait on the writer). */
+function openConnection(path: string, cacheMegabytes: number): Database.Database {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  // The default 2 MB page cache makes every insert into the event indexes (random event ids, hashes, names) a
+  // page read once the log passes a few hundred thousand rows.
+  db.pragma(`cache_size = -${cacheMegabytes * 1024}`);
+  return db;
+}
+
+const READER_CACHE_MB = 64;
+const WRITER_CACHE_MB = 256;
+
+const INSERT_EVENT_SQL = `INSERT INTO export_events (
+    seq, event_id, agent_id, received_at, occurred_at, host, os_user, zone_id, channel, device_vendor_id, device_product_id,
+    device_serial, device_label, device_mount, file_name, media_path, size, sha256, file_id, key_version, action, reason,
+    agent_prev_hash, agent_hash, agent_chain_ok, chain_hash)
+  VALUES (@seq, @eventId, @agentId, @receivedAt, @occurredAt, @host, @osUser, @zoneId, @channel, @deviceVendorId, @deviceProductId,
+    @deviceSerial, @deviceLabel, @deviceMount, @fileName, @mediaPath, @size, @sha256, @fileId, @keyVersion, @action, @reason,
+    @agentPrevHash, @agentHash, @agentChainOkInt, @chainHash)`;
+
+/** The newest row of the server chain (seq 0 and '' when the log is empty). */
+interface ChainHead {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/** One event row as the writer inserts it, already numbered and chained on the main thread. */
+type ChainedEventParams = EventRow & { readonly agentChainOkInt: 0 | 1; readonly chainHash: string };
+
+interface AgentTouch {
+  readonly agentId: string;
+  readonly at: string;
+  readonly bundleRevision: number | null;
+}
+
+/** One message to the writer thread; each is one transaction. */
+type WriterRequest =
+  | {
+      readonly id: number;
+      readonly kind: 'appendEvents';
+      /** The head the rows were chained onto; the writer refuses the rows if the log moved meanwhile. */
+      readonly expectedHead: ChainHead;
+      readonly rows: readonly ChainedEventParams[];
+      readonly agentHeads: readonly (readonly [agentId: string, hash: string])[];
+    }
+  | { readonly id: number; readonly kind: 'touchAgents'; readonly touches: readonly AgentTouch[] }
+  | { readonly id: number; readonly kind: 'close' };
+
+type WriterReply = { readonly id: number; readonly ok: true } | { readonly id: number; readonly ok: false; readonly staleHead: boolean; readonly message: string };
+
+const HEAD_SQL = 'SELECT seq, chain_hash FROM export_events ORDER BY seq DESC LIMIT 1';
+
+function readHead(headStatement: Database.Statement): ChainHead {
+  const last = headStatement.get() as Row | undefined;
+  return last ? { seq: Number(last.seq), hash: str(last.chain_hash) } : { seq: 0, hash: '' };
+}
+
+/**
+ * The writer thread's loop (run by sqlite-writer.ts): it owns the connection that appends export events and
+ * records agent polls, so those transactions never hold the server's event loop. Messages arrive in order
+ * and run one at a time, so the chain is appended strictly in sequence.
+ */
+export function serveWriter(port: MessagePort, databasePath: string): void {
+  const db = openConnection(databasePath, WRITER_CACHE_MB);
+  const headStatement = db.prepare(HEAD_SQL);
+  const insert = db.prepare(INSERT_EVENT_SQL);
+  const setAgentHead = db.prepare('UPDATE agents SET last_event_hash = ? WHERE id = ?');
+  const touch = db.prepare('UPDATE agents SET last_seen_at = ?, last_bundle_revision = COALESCE(?, last_bundle_revision) WHERE id = ?');
+  const append = db.transaction((request: Extract<WriterRequest, { kind: 'appendEvents' }>): boolean => {
+    const head = readHead(headStatement);
+    if (head.seq !== request.expectedHead.seq || head.hash !== request.expectedHead.hash) return false;
+    for (const row of request.rows) insert.run(row);
+    for (const [agentId, hash] of request.agentHeads) setAgentHead.run(hash, agentId);
+    return true;
+  });
+  const touchAll = db.transaction((touches: readonly AgentTouch[]) => {
+    for (const t of touches) touch.run(t.at, t.bundleRevision, t.agentId);
+  });
+  port.on('message', (request: WriterRequest) => {
+    let reply: WriterReply;
+    try {
+      if (request.kind === 'appendEvents') {
+        reply = append(request) ? { id: request.id, ok: true } : { id: request.id, ok: false, staleHead: true, message: 'the export log changed while the batch was being chained' };
+      } else if (request.kind === 'touchAgents') {
+        touchAll(request.touches);
+        reply = { id: request.id, ok: true };
+      } else {
+        db.close();
+        port.postMessage({ id: request.id, ok: true } satisfies WriterReply);
+        port.close();
+        return;
+      }
+    } catch (error) {
+      reply = { id: request.id, ok: false, staleHead: false, message: error instanceof Error ? error.message : String(error) };
+    }
+    port.postMessage(reply);
+  });
+}
+
+const WRITER_MODULE = new URL('./sqlite-writer.js', import.meta.url);
+
+/** A database fault: a 500 for the client, with the writer's message kept for the log. */
+function storeFault(message: string, cause?: unknown): ServerError {
+  return new ServerError(500, 'STORE_WRITE_FAILED', `the database write failed: ${message}`, { cause });
+}
+
+/**
+ * The main thread's handle on the writer thread: started on first use (a CLI command that never appends
+ * starts no thread), referenced only while a request is in flight so an idle writer never keeps the process
+ * alive, restarted after a crash (every request in flight then fails as a fault).
+ */
+class WriterThread {
+  private worker: Worker | null = null;
+  private closing = false;
+  private nextId = 1;
+  private readonly inFlight = new Map<number, { resolve: (reply: WriterReply) => void; reject: (error: Error) => void }>();
+
+  constructor(private readonly databasePath: string) {}
+
+  request(body: DistributiveOmit<WriterRequest, 'id'>): Promise<WriterReply> {
+    const worker = this.worker ?? this.start();
+    const id = this.nextId++;
+    return new Promise<WriterReply>((resolve, reject) => {
+      this.inFlight.set(id, { resolve, reject });
+      if (this.inFlight.size === 1) worker.ref();
+      worker.postMessage({ ...body, id });
+    });
+  }
+
+  get running(): boolean {
+    return this.worker !== null;
+  }
+
+  async close(): Promise<void> {
+    if (this.worker === null) return;
+    const worker = this.worker;
+    this.closing = true;
+    // Referenced until it has exited, or the process could end with this close still pending.
+    worker.ref();
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    await this.request({ kind: 'close' });
+    await exited;
+    this.closing = false;
+  }
+
+  private start(): Worker {
+    const worker = new Worker(WRITER_MODULE, { workerData: this.databasePath });
+    worker.unref();
+    worker.on('message', (reply: WriterReply) => {
+      const waiting = this.inFlight.get(reply.id);
+      if (waiting === undefined) return;
+      this.inFlight.delete(reply.id);
+      if (this.inFlight.size === 0 && !this.closing) worker.unref();
+      waiting.resolve(reply);
+    });
+    const fail = (error: Error): void => {
+      if (this.worker === worker) this.worker = null;
+      for (const waiting of this.inFlight.values()) waiting.reject(storeFault(error.message, error));
+      this.inFlight.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`the database writer thread exited (code ${code})`)));
+    this.worker = worker;
+    return worker;
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+type NewEvent = Omit<EventRow, 'seq' | 'agentId' | 'receivedAt' | 'agentChainOk'>;
+type AppendResult = { accepted: number; duplicates: number; stored: EventRow[] };
+
+interface QueuedBatch {
+  readonly agentId: string;
+  readonly receivedAt: string;
+  readonly events: readonly NewEvent[];
+  readonly link: ChainLink<EventRow>;
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** A group commit holds at most this many events, so a main-thread write never waits long on the writer's lock. */
+const MAX_GROUP_EVENTS = 2000;
+/** Another process appending between chaining and commit is retried this many times before the batch fails. */
+const MAX_STALE_RETRIES = 3;
+
+/**
+ * Appends export-event batches through the writer thread, in strict order. Batches that arrive while the
+ * writer is busy are committed together in the next transaction (group commit), so throughput grows with
+ * load instead of latency. Numbering, duplicate detection and chaining run here on the main thread against
+ * the committed log (only one group is ever in flight, so the log read here is exactly the one the writer
+ * extends); the writer re-checks the chain head inside its transaction.
+ */
+class EventAppender {
+  private readonly queue: QueuedBatch[] = [];
+  private draining = false;
+  private idle: Promise<void> = Promise.resolve();
+  private readonly head: Database.Statement;
+  private readonly eventExists: Database.Statement;
+  private readonly agentHead: Database.Statement;
+
+  constructor(
+    db: Database.Database,
+    private readonly writer: WriterThread,
+  ) {
+    this.head = db.prepare(HEAD_SQL);
+    this.eventExists = db.prepare('SELECT 1 FROM export_events WHERE event_id = ?');
+    this.agentHead = db.prepare('SELECT last_event_hash FROM agents WHERE id = ?');
+  }
+
+  /** Settles once every batch queued so far is committed or failed. */
+  whenIdle(): Promise<void> {
+    return this.idle;
+  }
+
+  append(agentId: string, receivedAt: string, events: readonly NewEvent[], link: ChainLink<EventRow>): Promise<AppendResult> {
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.queue.push({ agentId, receivedAt, events, link, resolve, reject });
+      if (!this.draining) this.idle = this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) {
+        const group = this.takeGroup();
+        try {
+          const results = await this.commit(group);
+          group.forEach((batch, index) => batch.resolve(results[index] as AppendResult));
+        } catch (error) {
+          const fault = error instanceof ServerError ? error : storeFault(error instanceof Error ? error.message : String(error), error);
+          for (const batch of group) batch.reject(fault);
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private takeGroup(): QueuedBatch[] {
+    const group: QueuedBatch[] = [];
+    let events = 0;
+    while (this.queue.length > 0) {
+      const next = this.queue[0] as QueuedBatch;
+      if (group.length > 0 && events + next.events.length > MAX_GROUP_EVENTS) break;
+      group.push(next);
+      events += next.events.length;
+      this.queue.shift();
+    }
+    return group;
+  }
+
+  private async commit(group: readonly QueuedBatch[]): Promise<AppendResult[]> {
+    for (let attempt = 1; ; attempt++) {
+      const chained = this.chain(group);
+      if (chained.rows.length === 0) return chained.results;
+      const reply = await this.writer.request({ kind: 'appendEvents', expectedHead: chained.head, rows: chained.rows, agentHeads: [...chained.agentHeads] });
+      if (reply.ok) return chained.results;
+      if (!reply.staleHead || attempt >= MAX_STALE_RETRIES) throw storeFault(reply.message);
+    }
+  }
+
+  /** Numbers and chains the group's new events onto the committed log, exactly as one batch after another would. */
+  private chain(group: readonly QueuedBatch[]): { head: ChainHead; rows: ChainedEventParams[]; agentHeads: Map<string, string>; results: AppendResult[] } {
+    const head = readHead(this.head);
+    let seq = head.seq;
+    let previousHash = head.hash;
+    const rows: ChainedEventParams[] = [];
+    const agentHeads = new Map<string, string>();
+    const seen = new Set<string>();
+    const results = group.map((batch): AppendResult => {
+      let agentHead = agentHeads.has(batch.agentId) ? (agentHeads.get(batch.agentId) as string) : strOrNull((this.agentHead.get(batch.agentId) as Row | undefined)?.last_event_hash);
+      const stored: EventRow[] = [];
+      let duplicates = 0;
+      for (const event of batch.events) {
+        if (seen.has(event.eventId) || this.eventExists.get(event.eventId) !== undefined) {
+          duplicates++;
+          continue;
+        }
+        seen.add(event.eventId);
+        seq++;
+        const agentChainOk = agentHead === null || agentHead === event.agentPrevHash;
+        const row: EventRow = { ...event, seq, agentId: batch.agentId, receivedAt: batch.receivedAt, agentChainOk };
+        const chainHash = batch.link(previousHash, row);
+        rows.push({ ...row, agentChainOkInt: agentChainOk ? 1 : 0, chainHash });
+        previousHash = chainHash;
+        agentHead = event.agentHash;
+        stored.push(row);
+      }
+      if (stored.length > 0 && agentHead !== null) agentHeads.set(batch.agentId, agentHead);
+      return { accepted: stored.length, duplicates, stored };
+    });
+    return { head, rows, agentHeads, results };
+  }
+}
+
+/** How often buffered agent polls (last seen, policy revision held) are written, in one transaction. */
+const TOUCH_FLUSH_MS = 1000;
+
+/**
+ * Agent polls arrive hundreds of times a second and each only moves "last seen" forward: they are kept here
+ * and written by the writer thread once a second. Reads of agents see the buffered values, so the store
+ * answers as if each poll had been written at once; a crash loses at most the last second of "last seen".
+ */
+class TouchBuffer {
+  private readonly pending = new Map<string, AgentTouch>();
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly writer: WriterThread,
+    private readonly onBackgroundError: (error: Error) => void,
+  ) {}
+
+  add(agentId: string, at: string, bundleRevision: number | null): void {
+    const earlier = this.pending.get(agentId);
+    this.pending.set(agentId, { agentId, at, bundleRevision: bundleRevision ?? earlier?.bundleRevision ?? null });
+    this.schedule();
+  }
+
+  /** The agent as the store would hold it with every buffered poll written. */
+  overlay(agent: AgentRecord): AgentRecord {
+    const touch = this.pending.get(agent.id);
+    if (touch === undefined) return agent;
+    return { ...agent, lastSeenAt: touch.at, lastBundleRevision: touch.bundleRevision ?? agent.lastBundleRevision };
+  }
+
+  /** Writes what is buffered; entries stay visible to reads until their write committed (and are kept if it failed). */
+  flush(): Promise<void> {
+    const run = this.flushing.catch(() => undefined).then(() => this.writePending());
+    this.flushing = run;
+    return run;
+  }
+
+  /** Stops the timer and writes what is left. */
+  async close(): Promise<void> {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    await this.flush();
+  }
+
+  private schedule(): void {
+    if (this.timer !== null) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flush().catch((error: unknown) => {
+        this.onBackgroundError(error instanceof Error ? error : new Error(String(error)));
+        this.schedule();
+      });
+    }, TOUCH_FLUSH_MS);
+    // A pending write alone must not keep the process alive; close() writes what is left.
+    this.timer.unref();
+  }
+
+  private async writePending(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const batch = [...this.pending.values()];
+    const reply = await this.writer.request({ kind: 'touchAgents', touches: batch });
+    if (!reply.ok) throw storeFault(reply.message);
+    for (const written of batch) if (this.pending.get(written.agentId) === written) this.pending.delete(written.agentId);
+  }
+}
+
+/** Brings the schema up to date: each migration runs once, in a transaction, recorded in schema_migrations. */
+function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => Number(r.version)));
+  MIGRATIONS.forEach((sql, index) => {
+    const version = index + 1;
+    if (applied.has(version)) return;
+    db.transaction(() => {
+      db.exec(sql);
+      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(version, new Date().toISOString());
+    })();
+  });
+}
+
+export interface SqliteStoreOptions {
+  /** Told about a failed background write (buffered agent polls); the write is retried. */
+  readonly onBackgroundError?: (error: Error) => void;
+}
+
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
+  private readonly writer: WriterThread;
+  private readonly appender: EventAppender;
+  private readonly touches: TouchBuffer;
 
-  private constructor(db: Database.Database) {
+  private constructor(db: Database.Database, path: string, options: SqliteStoreOptions) {
     this.db = db;
+    this.writer = new WriterThread(path);
+    this.appender = new EventAppender(db, this.writer);
+    this.touches = new TouchBuffer(this.writer, options.onBackgroundError ?? (() => undefined));
   }
 
-  /** Opens (creating if needed) the database file and brings its schema up to date. */
-  static open(path: string): SqliteStore {
-    const db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
-    const store = new SqliteStore(db);
-    store.migrate();
-    return store;
-  }
-
-  private migrate(): void {
-    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
-    const applied = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => Number(r.version)));
-    MIGRATIONS.forEach((sql, index) => {
-      const version = index + 1;
-      if (applied.has(version)) return;
-      this.db.transaction(() => {
-        this.db.exec(sql);
-        this.db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(version, new Date().toISOString());
-      })();
-    });
+  /**
+   * Opens (creating if needed) the database file and brings its schema up to date. This connection serves
+   * reads and the rare administrative writes; export events and agent polls are written by a writer thread.
+   */
+  static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+    const db = openConnection(path, READER_CACHE_MB);
+    migrate(db);
+    return new SqliteStore(db, path, options);
   }
 
   private bumpRevision(): void {
@@ -312,65 +693,26 @@ export class SqliteStore implements Store {
   };
 
   readonly agents = {
-    list: () => settle(() => (this.db.prepare('SELECT * FROM agents ORDER BY enrolled_at').all() as Row[]).map(toAgent)),
+    list: () => settle(() => (this.db.prepare('SELECT * FROM agents ORDER BY enrolled_at').all() as Row[]).map((r) => this.touches.overlay(toAgent(r)))),
     get: (id: string) =>
       settle(() => {
         const row = this.db.prepare('SELECT * FROM agents WHERE id = ?').get(id) as Row | undefined;
-        return row ? toAgent(row) : null;
+        return row ? this.touches.overlay(toAgent(row)) : null;
       }),
     findByFingerprint: (fingerprint: string) =>
       settle(() => {
         const row = this.db.prepare('SELECT * FROM agents WHERE cert_fingerprint = ?').get(fingerprint) as Row | undefined;
-        return row ? toAgent(row) : null;
+        return row ? this.touches.overlay(toAgent(row)) : null;
       }),
     revoke: (id: string, at: string) => settle(() => this.db.prepare('UPDATE agents SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes === 1),
     touch: (id: string, at: string, bundleRevision: number | null) =>
       settle(() => {
-        this.db.prepare('UPDATE agents SET last_seen_at = ?, last_bundle_revision = COALESCE(?, last_bundle_revision) WHERE id = ?').run(at, bundleRevision, id);
+        this.touches.add(id, at, bundleRevision);
       }),
   };
 
   readonly events = {
-    appendBatch: (
-      agentId: string,
-      receivedAt: string,
-      events: readonly Omit<EventRow, 'seq' | 'agentId' | 'receivedAt' | 'agentChainOk'>[],
-      link: ChainLink<EventRow>,
-    ) =>
-      settle(() =>
-        this.db.transaction(() => {
-          const exists = this.db.prepare('SELECT 1 FROM export_events WHERE event_id = ?');
-          const insert = this.db.prepare(`INSERT INTO export_events (
-              seq, event_id, agent_id, received_at, occurred_at, host, os_user, zone_id, channel, device_vendor_id, device_product_id,
-              device_serial, device_label, device_mount, file_name, media_path, size, sha256, file_id, key_version, action, reason,
-              agent_prev_hash, agent_hash, agent_chain_ok, chain_hash)
-            VALUES (@seq, @eventId, @agentId, @receivedAt, @occurredAt, @host, @osUser, @zoneId, @channel, @deviceVendorId, @deviceProductId,
-              @deviceSerial, @deviceLabel, @deviceMount, @fileName, @mediaPath, @size, @sha256, @fileId, @keyVersion, @action, @reason,
-              @agentPrevHash, @agentHash, @agentChainOkInt, @chainHash)`);
-          const last = this.db.prepare('SELECT seq, chain_hash FROM export_events ORDER BY seq DESC LIMIT 1').get() as Row | undefined;
-          let seq = last ? Number(last.seq) : 0;
-          let previousHash = last ? str(last.chain_hash) : '';
-          let agentHead = strOrNull((this.db.prepare('SELECT last_event_hash FROM agents WHERE id = ?').get(agentId) as Row | undefined)?.last_event_hash);
-          const stored: EventRow[] = [];
-          let duplicates = 0;
-          for (const event of events) {
-            if (exists.get(event.eventId) !== undefined || stored.some((s) => s.eventId === event.eventId)) {
-              duplicates++;
-              continue;
-            }
-            seq++;
-            const agentChainOk = agentHead === null || agentHead === event.agentPrevHash;
-            const row: EventRow = { ...event, seq, agentId, receivedAt, agentChainOk };
-            const chainHash = link(previousHash, row);
-            insert.run({ ...row, agentChainOkInt: agentChainOk ? 1 : 0, chainHash });
-            previousHash = chainHash;
-            agentHead = event.agentHash;
-            stored.push(row);
-          }
-          if (stored.length > 0) this.db.prepare('UPDATE agents SET last_event_hash = ? WHERE id = ?').run(agentHead, agentId);
-          return { accepted: stored.length, duplicates, stored };
-        })(),
-      ),
+    appendBatch: (agentId: string, receivedAt: string, events: readonly NewEvent[], link: ChainLink<EventRow>) => this.appender.append(agentId, receivedAt, events, link),
     query: (filter: EventFilter) =>
       settle(() => {
         const where: string[] = [];
@@ -504,9 +846,13 @@ export class SqliteStore implements Store {
     return this.db.backup(destinationPath).then(() => undefined);
   }
 
-  close(): Promise<void> {
-    return settle(() => {
+  async close(): Promise<void> {
+    await this.appender.whenIdle();
+    try {
+      await this.touches.close();
+    } finally {
+      await this.writer.close();
       this.db.close();
-    });
+    }
   }
 }
