@@ -3,7 +3,9 @@
 // from this process. Prints policy polls/s with ETag hits, event ingestion in events/s (batches of 100),
 // and export-log search latency (p50/p95) over N stored events. Build first (npm run build).
 //
-//   node policy-server/bench/server-bench.mjs [--events 1000000] [--seconds 10] [--connections 50] [--json]
+//   node policy-server/bench/server-bench.mjs [--events 1000000] [--seconds 10] [--connections 50] [--json] [--profile DIR]
+//
+// --profile writes a V8 CPU profile of the server process (main and writer threads) into DIR.
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +19,7 @@ import { initDataDir, openServices, createAgentCsr } from '../dist/src/index.js'
 import { chainEvent, GENESIS_HASH } from '@exitseal/core/wire';
 
 const { values } = parseArgs({
-  options: { events: { type: 'string', default: '1000000' }, seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' }, json: { type: 'boolean', default: false } },
+  options: { events: { type: 'string', default: '1000000' }, seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' }, json: { type: 'boolean', default: false }, profile: { type: 'string' } },
 });
 const STORED_EVENTS = Number(values.events);
 const SECONDS = Number(values.seconds);
@@ -151,7 +153,8 @@ async function main() {
     log(`seeding ${STORED_EVENTS} events...`);
     const { seedSeconds } = await seed(dataDir);
 
-    server = spawn(process.execPath, [new URL('../bin/exitseal-server.js', import.meta.url).pathname, 'start', '--data', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const profiling = values.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values.profile}`];
+    server = spawn(process.execPath, [...profiling, new URL('../bin/exitseal-server.js', import.meta.url).pathname, 'start', '--data', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise((resolve, reject) => {
       server.stdout.on('data', (d) => (String(d).includes('listening') ? resolve() : undefined));
       server.on('exit', (code) => reject(new Error(`server exited with ${code}`)));

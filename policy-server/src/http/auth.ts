@@ -35,13 +35,23 @@ export class RequestAuthenticator {
     private readonly users: UserService,
   ) {}
 
+  /**
+   * Client-certificate fingerprints by connection. Reading the certificate costs more than the rest of an
+   * idle poll, and a connection's certificate cannot change (the server refuses renegotiation), so it is
+   * read once per connection. Whether the agent is enrolled and unrevoked is still checked on every call.
+   */
+  private readonly fingerprints = new WeakMap<TLSSocket, string>();
+
   async agent(request: FastifyRequest): Promise<AgentRecord> {
     const socket = request.raw.socket as TLSSocket;
     if (typeof socket.getPeerCertificate !== 'function' || !socket.authorized) {
       throw unauthenticated('this route needs the agent client certificate issued at enrolment (mutual TLS)');
     }
-    const certificate = socket.getPeerCertificate();
-    const fingerprint = certificate.fingerprint256.replace(/:/g, '').toLowerCase();
+    let fingerprint = this.fingerprints.get(socket);
+    if (fingerprint === undefined) {
+      fingerprint = socket.getPeerCertificate().fingerprint256.replace(/:/g, '').toLowerCase();
+      this.fingerprints.set(socket, fingerprint);
+    }
     return this.enrolment.authenticate(fingerprint);
   }
 

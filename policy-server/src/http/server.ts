@@ -1,5 +1,6 @@
 // The only file that imports fastify and its plugins: the HTTPS server, its validation, error mapping and
 // OpenAPI document. Routes are registered by the functions passed in.
+import type { TLSSocket } from 'node:tls';
 import fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { isExitSealError } from '@exitseal/core';
@@ -67,6 +68,9 @@ export async function createHttpServer(options: HttpServerOptions, registrars: r
     return reply.code(500).send({ code: 'INTERNAL', message: 'the server failed; the fault is logged' });
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` }));
+
+  // A connection keeps the client certificate of its handshake: the authenticator reads it once per connection.
+  app.server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
 
   for (const register of registrars) register(app);
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());

@@ -576,6 +576,7 @@ export class SqliteStore implements Store {
   private readonly writer: WriterThread;
   private readonly appender: EventAppender;
   private readonly touches: TouchBuffer;
+  private readonly statements = new Map<string, Database.Statement>();
 
   private constructor(db: Database.Database, path: string, options: SqliteStoreOptions) {
     this.db = db;
@@ -594,37 +595,47 @@ export class SqliteStore implements Store {
     return new SqliteStore(db, path, options);
   }
 
+  /** Each SQL text is prepared once: preparing costs more than running most of these statements. */
+  private statement(sql: string): Database.Statement {
+    let prepared = this.statements.get(sql);
+    if (prepared === undefined) {
+      prepared = this.db.prepare(sql);
+      this.statements.set(sql, prepared);
+    }
+    return prepared;
+  }
+
   private bumpRevision(): void {
-    this.db.prepare("UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE name = 'revision'").run();
+    this.statement("UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE name = 'revision'").run();
   }
 
   readonly settings = {
-    get: (name: string) => settle(() => strOrNull((this.db.prepare('SELECT value FROM settings WHERE name = ?').get(name) as Row | undefined)?.value)),
+    get: (name: string) => settle(() => strOrNull((this.statement('SELECT value FROM settings WHERE name = ?').get(name) as Row | undefined)?.value)),
     putIfAbsent: (name: string, value: string) =>
       settle(() => {
-        this.db.prepare('INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)').run(name, value);
-        return str((this.db.prepare('SELECT value FROM settings WHERE name = ?').get(name) as Row).value);
+        this.statement('INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)').run(name, value);
+        return str((this.statement('SELECT value FROM settings WHERE name = ?').get(name) as Row).value);
       }),
     put: (name: string, value: string | null) =>
       settle(() => {
-        if (value === null) this.db.prepare('DELETE FROM settings WHERE name = ?').run(name);
-        else this.db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
+        if (value === null) this.statement('DELETE FROM settings WHERE name = ?').run(name);
+        else this.statement('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
         if (name === 'recovery_recipient') this.bumpRevision();
       }),
-    revision: () => settle(() => Number((this.db.prepare("SELECT value FROM settings WHERE name = 'revision'").get() as Row).value)),
+    revision: () => settle(() => Number((this.statement("SELECT value FROM settings WHERE name = 'revision'").get() as Row).value)),
   };
 
   readonly zones = {
     list: () =>
       settle(() =>
-        (this.db.prepare('SELECT zone, policy FROM zones ORDER BY id').all() as Row[]).map(
+        (this.statement('SELECT zone, policy FROM zones ORDER BY id').all() as Row[]).map(
           (r): ZoneWithPolicy => ({ zone: JSON.parse(str(r.zone)) as ZoneWithPolicy['zone'], policy: JSON.parse(str(r.policy)) as ZoneWithPolicy['policy'] }),
         ),
       ),
     save: (entries: readonly ZoneWithPolicy[], updatedAt: string) =>
       settle(() => {
         this.db.transaction(() => {
-          const upsert = this.db.prepare(
+          const upsert = this.statement(
             'INSERT INTO zones (id, zone, policy, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET zone = excluded.zone, policy = excluded.policy, updated_at = excluded.updated_at',
           );
           for (const entry of entries) upsert.run(entry.zone.id, JSON.stringify(entry.zone), JSON.stringify(entry.policy), updatedAt);
@@ -641,22 +652,22 @@ export class SqliteStore implements Store {
     list: (zoneId?: string) =>
       settle(() =>
         (zoneId === undefined
-          ? (this.db.prepare('SELECT * FROM zone_keys ORDER BY zone_id, version DESC').all() as Row[])
-          : (this.db.prepare('SELECT * FROM zone_keys WHERE zone_id = ? ORDER BY version DESC').all(zoneId) as Row[])
+          ? (this.statement('SELECT * FROM zone_keys ORDER BY zone_id, version DESC').all() as Row[])
+          : (this.statement('SELECT * FROM zone_keys WHERE zone_id = ? ORDER BY version DESC').all(zoneId) as Row[])
         ).map((r) => this.toKey(r)),
       ),
     get: (zoneId: string, version: number) =>
       settle(() => {
-        const row = this.db.prepare('SELECT * FROM zone_keys WHERE zone_id = ? AND version = ?').get(zoneId, version) as Row | undefined;
+        const row = this.statement('SELECT * FROM zone_keys WHERE zone_id = ? AND version = ?').get(zoneId, version) as Row | undefined;
         return row ? this.toKey(row) : null;
       }),
     addNextVersion: (zoneId: string, createdAt: string, make: (version: number) => { recipient: string; sealedSecret: Buffer }) =>
       settle(() =>
         this.db.transaction((): ZoneKeyRecord => {
-          const latest = this.db.prepare('SELECT MAX(version) AS v FROM zone_keys WHERE zone_id = ?').get(zoneId) as Row;
+          const latest = this.statement('SELECT MAX(version) AS v FROM zone_keys WHERE zone_id = ?').get(zoneId) as Row;
           const version = (numOrNull(latest.v) ?? 0) + 1;
           const made = make(version);
-          this.db.prepare('INSERT INTO zone_keys (zone_id, version, recipient, sealed_secret, created_at) VALUES (?, ?, ?, ?, ?)').run(zoneId, version, made.recipient, made.sealedSecret, createdAt);
+          this.statement('INSERT INTO zone_keys (zone_id, version, recipient, sealed_secret, created_at) VALUES (?, ?, ?, ?, ?)').run(zoneId, version, made.recipient, made.sealedSecret, createdAt);
           this.bumpRevision();
           return { zoneId, version, ...made, createdAt };
         })(),
@@ -672,7 +683,7 @@ export class SqliteStore implements Store {
       }),
     findByHash: (tokenHash: string) =>
       settle(() => {
-        const row = this.db.prepare('SELECT * FROM enrolment_tokens WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+        const row = this.statement('SELECT * FROM enrolment_tokens WHERE token_hash = ?').get(tokenHash) as Row | undefined;
         return row ? toTokenRecord(row) : null;
       }),
     consume: (tokenHash: string, now: string, a: AgentRecord) =>
@@ -693,18 +704,18 @@ export class SqliteStore implements Store {
   };
 
   readonly agents = {
-    list: () => settle(() => (this.db.prepare('SELECT * FROM agents ORDER BY enrolled_at').all() as Row[]).map((r) => this.touches.overlay(toAgent(r)))),
+    list: () => settle(() => (this.statement('SELECT * FROM agents ORDER BY enrolled_at').all() as Row[]).map((r) => this.touches.overlay(toAgent(r)))),
     get: (id: string) =>
       settle(() => {
-        const row = this.db.prepare('SELECT * FROM agents WHERE id = ?').get(id) as Row | undefined;
+        const row = this.statement('SELECT * FROM agents WHERE id = ?').get(id) as Row | undefined;
         return row ? this.touches.overlay(toAgent(row)) : null;
       }),
     findByFingerprint: (fingerprint: string) =>
       settle(() => {
-        const row = this.db.prepare('SELECT * FROM agents WHERE cert_fingerprint = ?').get(fingerprint) as Row | undefined;
+        const row = this.statement('SELECT * FROM agents WHERE cert_fingerprint = ?').get(fingerprint) as Row | undefined;
         return row ? this.touches.overlay(toAgent(row)) : null;
       }),
-    revoke: (id: string, at: string) => settle(() => this.db.prepare('UPDATE agents SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes === 1),
+    revoke: (id: string, at: string) => settle(() => this.statement('UPDATE agents SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes === 1),
     touch: (id: string, at: string, bundleRevision: number | null) =>
       settle(() => {
         this.touches.add(id, at, bundleRevision);
@@ -743,33 +754,33 @@ export class SqliteStore implements Store {
           params.beforeSeq = filter.beforeSeq;
         }
         const sql = `SELECT * FROM export_events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
-        return (this.db.prepare(sql).all(params) as Row[]).map(toEvent);
+        return (this.statement(sql).all(params) as Row[]).map(toEvent);
       }),
     scan: (afterSeq: number, limit: number) =>
       settle(() =>
-        (this.db.prepare('SELECT * FROM export_events WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Row[]).map(
+        (this.statement('SELECT * FROM export_events WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Row[]).map(
           (r): ChainedRow<EventRow> => ({ row: toEvent(r), chainHash: str(r.chain_hash) }),
         ),
       ),
-    count: () => settle(() => Number((this.db.prepare('SELECT COUNT(*) AS n FROM export_events').get() as Row).n)),
+    count: () => settle(() => Number((this.statement('SELECT COUNT(*) AS n FROM export_events').get() as Row).n)),
   };
 
   readonly audit = {
     append: (entry: Omit<AuditRow, 'seq'>, link: ChainLink<AuditRow>) =>
       settle(() =>
         this.db.transaction((): AuditRow => {
-          const last = this.db.prepare('SELECT seq, chain_hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as Row | undefined;
+          const last = this.statement('SELECT seq, chain_hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as Row | undefined;
           const row: AuditRow = { ...entry, seq: last ? Number(last.seq) + 1 : 1 };
           const chainHash = link(last ? str(last.chain_hash) : '', row);
-          this.db.prepare('INSERT INTO audit_log (seq, at, actor, action, target, detail, chain_hash) VALUES (?, ?, ?, ?, ?, ?, ?)').run(row.seq, row.at, row.actor, row.action, row.target, row.detail, chainHash);
+          this.statement('INSERT INTO audit_log (seq, at, actor, action, target, detail, chain_hash) VALUES (?, ?, ?, ?, ?, ?, ?)').run(row.seq, row.at, row.actor, row.action, row.target, row.detail, chainHash);
           return row;
         })(),
       ),
     list: (beforeSeq: number | undefined, limit: number) =>
-      settle(() => (this.db.prepare('SELECT * FROM audit_log WHERE seq < ? ORDER BY seq DESC LIMIT ?').all(beforeSeq ?? Number.MAX_SAFE_INTEGER, limit) as Row[]).map(toAudit)),
+      settle(() => (this.statement('SELECT * FROM audit_log WHERE seq < ? ORDER BY seq DESC LIMIT ?').all(beforeSeq ?? Number.MAX_SAFE_INTEGER, limit) as Row[]).map(toAudit)),
     scan: (afterSeq: number, limit: number) =>
       settle(() =>
-        (this.db.prepare('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Row[]).map(
+        (this.statement('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Row[]).map(
           (r): ChainedRow<AuditRow> => ({ row: toAudit(r), chainHash: str(r.chain_hash) }),
         ),
       ),
@@ -777,35 +788,35 @@ export class SqliteStore implements Store {
 
   readonly users = {
     create: (u: UserRecord) =>
-      settle(() => this.db.prepare('INSERT OR IGNORE INTO users (id, username, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(u.id, u.username, u.role, u.passwordHash, u.createdAt).changes === 1),
+      settle(() => this.statement('INSERT OR IGNORE INTO users (id, username, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(u.id, u.username, u.role, u.passwordHash, u.createdAt).changes === 1),
     findByUsername: (username: string) =>
       settle(() => {
-        const row = this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as Row | undefined;
+        const row = this.statement('SELECT * FROM users WHERE username = ?').get(username) as Row | undefined;
         return row ? toUser(row) : null;
       }),
     get: (id: string) =>
       settle(() => {
-        const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+        const row = this.statement('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
         return row ? toUser(row) : null;
       }),
-    list: () => settle(() => (this.db.prepare('SELECT * FROM users ORDER BY username').all() as Row[]).map(toUser)),
+    list: () => settle(() => (this.statement('SELECT * FROM users ORDER BY username').all() as Row[]).map(toUser)),
   };
 
   readonly sessions = {
     create: (s: SessionRecord) =>
       settle(() => {
-        this.db.prepare('INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(s.idHash, s.userId, s.csrfToken, s.createdAt, s.expiresAt);
+        this.statement('INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(s.idHash, s.userId, s.csrfToken, s.createdAt, s.expiresAt);
       }),
     find: (idHash: string, now: string) =>
       settle(() => {
-        const r = this.db.prepare('SELECT * FROM sessions WHERE id_hash = ? AND expires_at > ?').get(idHash, now) as Row | undefined;
+        const r = this.statement('SELECT * FROM sessions WHERE id_hash = ? AND expires_at > ?').get(idHash, now) as Row | undefined;
         return r ? { idHash: str(r.id_hash), userId: str(r.user_id), csrfToken: str(r.csrf_token), createdAt: str(r.created_at), expiresAt: str(r.expires_at) } : null;
       }),
     delete: (idHash: string) =>
       settle(() => {
-        this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(idHash);
+        this.statement('DELETE FROM sessions WHERE id_hash = ?').run(idHash);
       }),
-    deleteExpired: (now: string) => settle(() => this.db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now).changes),
+    deleteExpired: (now: string) => settle(() => this.statement('DELETE FROM sessions WHERE expires_at <= ?').run(now).changes),
   };
 
   readonly requests = {
@@ -819,7 +830,7 @@ export class SqliteStore implements Store {
       }),
     get: (id: string) =>
       settle(() => {
-        const row = this.db.prepare('SELECT * FROM requests WHERE id = ?').get(id) as Row | undefined;
+        const row = this.statement('SELECT * FROM requests WHERE id = ?').get(id) as Row | undefined;
         return row ? toRequest(row) : null;
       }),
     list: (filter: { status?: RequestStatus; agentId?: string; limit: number }) =>
@@ -832,11 +843,11 @@ export class SqliteStore implements Store {
     decide: (id: string, decision: Decision, status: RequestStatus, sealedOutcome: Buffer | null) =>
       settle(() =>
         this.db.transaction((): boolean => {
-          const row = this.db.prepare("SELECT decisions FROM requests WHERE id = ? AND status = 'pending'").get(id) as Row | undefined;
+          const row = this.statement("SELECT decisions FROM requests WHERE id = ? AND status = 'pending'").get(id) as Row | undefined;
           if (!row) return false;
           const decisions = JSON.parse(str(row.decisions)) as Decision[];
           if (decisions.length !== decision.step) return false;
-          this.db.prepare('UPDATE requests SET decisions = ?, status = ?, sealed_outcome = ? WHERE id = ?').run(JSON.stringify([...decisions, decision]), status, sealedOutcome, id);
+          this.statement('UPDATE requests SET decisions = ?, status = ?, sealed_outcome = ? WHERE id = ?').run(JSON.stringify([...decisions, decision]), status, sealedOutcome, id);
           return true;
         })(),
       ),
