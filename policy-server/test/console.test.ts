@@ -56,6 +56,18 @@ function seedEvents(): ExportEvent[] {
   return events;
 }
 
+/**
+ * Polls a condition from the test side. page.waitForFunction with a string predicate evaluates it with eval()
+ * in the page, which the console's Content-Security-Policy (rightly) forbids.
+ */
+async function until(what: string, condition: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
 }
@@ -204,7 +216,11 @@ describe('admin console in Chromium', { skip: SKIP }, () => {
     await page.fill('#f-from', '2025-03-30');
     await page.fill('#f-to', '2025-03-30');
     await page.click('.filters button[type=submit]');
-    await page.waitForFunction(`location.hash.includes('deviceSerial') && document.querySelectorAll('table.log tbody tr').length === ${PER_DAY.a} && document.querySelector('table.log[aria-busy=true]') === null`);
+    await until('the filtered log is shown', async () =>
+      page.url().includes('deviceSerial') &&
+      (await page.locator('table.log tbody tr').count()) === PER_DAY.a &&
+      (await page.locator('table.log[aria-busy=true]').count()) === 0,
+    );
     const rows = await page.locator('table.log tbody tr').allTextContents();
     assert.equal(rows.length, PER_DAY.a);
     for (const row of rows) {
@@ -290,7 +306,7 @@ describe('admin console in Chromium', { skip: SKIP }, () => {
     assert.equal(await page.textContent('#log-title'), '持ち出しログ');
     assert.equal(await page.getAttribute('html', 'lang'), 'ja');
     await page.selectOption('#language', 'en');
-    await page.waitForFunction(`document.getElementById('log-title')?.textContent === 'Export log'`);
+    await until('the page is in English', async () => (await page.textContent('#log-title')) === 'Export log');
     assert.equal(await page.getAttribute('html', 'lang'), 'en');
     assert.equal(await page.textContent('label[for=f-deviceSerial]'), 'Device serial number');
     await screenshot(page, '11-export-log-english');
@@ -298,7 +314,7 @@ describe('admin console in Chromium', { skip: SKIP }, () => {
     await page.waitForSelector('#log-title');
     assert.equal(await page.textContent('#log-title'), 'Export log');
     await page.selectOption('#language', 'ja');
-    await page.waitForFunction(`document.getElementById('log-title')?.textContent === '持ち出しログ'`);
+    await until('the page is in Japanese', async () => (await page.textContent('#log-title')) === '持ち出しログ');
     assert.equal(await page.getAttribute('html', 'lang'), 'ja');
   });
 
