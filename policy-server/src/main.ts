@@ -105,6 +105,9 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** How often expired sessions are deleted from the store. */
+const SESSION_PURGE_INTERVAL_MS = 15 * 60_000;
+
 export async function startServer(options: OpenOptions): Promise<RunningServer> {
   const services = await openServices(options);
   const { config } = services.settings;
@@ -124,12 +127,18 @@ export async function startServer(options: OpenOptions): Promise<RunningServer> 
   );
   const { url, port } = await listen(app, config.listenHost, config.listenPort);
   services.logger.info('policy server listening', { url });
+  const sessionPurge = setInterval(() => {
+    services.users.purgeExpiredSessions().catch((error: unknown) => services.logger.warn('purging expired sessions failed', { error: error instanceof Error ? error.message : String(error) }));
+  }, SESSION_PURGE_INTERVAL_MS);
+  // The timer alone must not keep the process running.
+  sessionPurge.unref();
   return {
     url,
     port,
     services,
     app,
     close: async () => {
+      clearInterval(sessionPurge);
       await app.close();
       await services.close();
     },
