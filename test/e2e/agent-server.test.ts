@@ -10,36 +10,14 @@ import { promisify } from 'node:util';
 import { AgentDatabase, enrolAgent, EventOutbox, EventUploader, apiFor, loadEnrolment, type Logger } from '@exitseal/agent';
 import { createSealer, X25519Identity, X25519Recipient } from '@exitseal/core';
 import { verifyBundle } from '@exitseal/core/policy';
-import { AGENT_BIN, AgentProcess, readEvents } from './support/agent-process.js';
+import { AgentProcess, readEvents } from './support/agent-process.js';
+import { agentCli, bundleSecrets, writeServerAgentConfig as writeConfig } from './support/enrolled-agent.js';
 import { LocalApiClient } from './support/local-api-client.js';
 import { PolicyServerProcess, type Person } from './support/policy-server-process.js';
 import { ageDecryptedSha, sha256, startsSealed, waitUntil } from './support/stick-files.js';
 import { customerZonesWithThisPcIn } from './support/zones.js';
 
 const run = promisify(execFile);
-
-async function agentCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [AGENT_BIN, ...args]);
-    return { code: 0, out: stdout, err: stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, out: failed.stdout, err: failed.stderr };
-  }
-}
-
-async function writeConfig(dir: string, extra: Record<string, unknown> = {}): Promise<string> {
-  const path = join(dir, 'agent.json');
-  await writeFile(path, JSON.stringify({ dataDir: join(dir, 'data'), logging: { level: 'info', console: true }, inboundFolders: [], localApi: { socketDir: join(dir, 'api') }, server: { pollSeconds: 1, uploadIntervalMs: 100, retryMaxSeconds: 2 }, network: { pollMs: 200 }, ...extra }, null, 2));
-  return path;
-}
-
-/** The zone identities an agent received in its cached, signed bundle, by zone. */
-async function bundleSecrets(dataDir: string): Promise<Map<string, string>> {
-  const cached = JSON.parse(await readFile(join(dataDir, 'policy', 'bundle.json'), 'utf8')) as { signedBundle: { payload: string } };
-  const payload = JSON.parse(cached.signedBundle.payload) as { identities: { zoneId: string; secret: string }[] };
-  return new Map(payload.identities.map((identity) => [identity.zoneId, identity.secret]));
-}
 
 const quiet: Logger = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
 

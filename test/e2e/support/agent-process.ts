@@ -12,6 +12,7 @@ export interface LogLine {
 
 export interface AgentEvent {
   readonly seq: number;
+  readonly eventId: string;
   readonly action: string;
   readonly fileName: string;
   readonly mediaPath?: string;
