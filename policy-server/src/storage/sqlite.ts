@@ -72,6 +72,11 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX requests_agent ON requests (agent_id, created_at);
   INSERT INTO settings (name, value) VALUES ('revision', '1');
   `,
+  // Zone ids are a handful of values: no search is served better by this index than by walking seq, and
+  // SQLite (without statistics) preferred it over a selective filter's index. One index less per insert.
+  `
+  DROP INDEX export_events_zone;
+  `,
 ];
 
 /** Runs a synchronous body and hands back a settled promise, so sync SQLite fits the async Store interface. */
@@ -172,6 +177,15 @@ function toTokenRecord(r: Row): EnrolmentTokenRecord {
     usedAt: strOrNull(r.used_at),
   };
 }
+
+/** Filters with an index of their own that picks out few rows (unlike zone, channel or action). */
+const SELECTIVE_FILTERS: readonly (keyof EventFilter)[] = ['agentId', 'osUser', 'host', 'sha256', 'fileNamePrefix', 'deviceSerial'];
+/** Filters that match a large share of the log; only action keeps an index (for its rare values, e.g. released). */
+const COARSE_FILTERS: readonly (keyof EventFilter)[] = ['zoneId', 'channel', 'action'];
+/** A time-range search first reads back through at least this many of the newest rows... */
+const RECENT_ROWS = 5000;
+/** ...or this many per requested result, so large pages (CSV, dashboard) are found there too. */
+const RECENT_ROWS_PER_RESULT = 20;
 
 const EVENT_FILTER_COLUMNS: readonly [keyof EventFilter, string][] = [
   ['agentId', 'agent_id'],
@@ -595,6 +609,84 @@ export class SqliteStore implements Store {
     return new SqliteStore(db, path, options);
   }
 
+  /**
+   * Equality, prefix and time conditions of a search (not the cursor). A term written with a unary plus
+   * cannot be answered through an index, which steers SQLite's choice: `time` for the time terms, `coarse`
+   * for zone, channel and action (without statistics SQLite would as soon walk the action index as the
+   * index of a filter that matches a hundred rows).
+   */
+  private static conditions(filter: EventFilter, indexable: { time: boolean; coarse: boolean }): { where: string[]; params: Record<string, unknown> } {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: filter.limit };
+    for (const [key, column] of EVENT_FILTER_COLUMNS) {
+      const value = filter[key];
+      if (value !== undefined) {
+        where.push(`${COARSE_FILTERS.includes(key) && !indexable.coarse ? '+' : ''}${column} = @${key}`);
+        params[key] = value;
+      }
+    }
+    if (filter.fileNamePrefix !== undefined) {
+      // A range on the indexed column instead of LIKE, so a prefix search stays an index seek.
+      where.push('file_name >= @fileNamePrefix AND file_name < @fileNamePrefixEnd');
+      params.fileNamePrefix = filter.fileNamePrefix;
+      params.fileNamePrefixEnd = `${filter.fileNamePrefix}\u{10FFFF}`;
+    }
+    const occurred = indexable.time ? 'occurred_at' : '+occurred_at';
+    if (filter.from !== undefined) {
+      where.push(`${occurred} >= @from`);
+      params.from = filter.from;
+    }
+    if (filter.to !== undefined) {
+      where.push(`${occurred} < @to`);
+      params.to = filter.to;
+    }
+    return { where, params };
+  }
+
+  private rows(sql: string, params: Record<string, unknown>): EventRow[] {
+    return (this.statement(sql).all(params) as Row[]).map(toEvent);
+  }
+
+  /** With a selective filter (or no time range), SQLite's plan walks a (column, seq) index newest first. */
+  private queryByPlanner(filter: EventFilter): EventRow[] {
+    const selective = SELECTIVE_FILTERS.some((key) => filter[key] !== undefined);
+    const { where, params } = SqliteStore.conditions(filter, { time: true, coarse: !selective });
+    if (filter.beforeSeq !== undefined) {
+      where.push('seq < @beforeSeq');
+      params.beforeSeq = filter.beforeSeq;
+    }
+    return this.rows(`SELECT * FROM export_events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`, params);
+  }
+
+  /**
+   * A time range with no selective filter. Left to itself SQLite reads every row of the range through the
+   * time index and sorts them all by seq for one page. Instead: (1) read back from the cursor through a
+   * bounded stretch of the newest rows, where most searches (today, this week, the dashboard, CSV pages)
+   * find their page; (2) if the page is not full, take the remaining seqs from the time index alone, which
+   * holds seq, so choosing them reads no rows, and read just those rows.
+   */
+  private queryTimeRange(filter: EventFilter): EventRow[] {
+    const top = filter.beforeSeq ?? Number((this.statement('SELECT COALESCE(MAX(seq), 0) + 1 AS top FROM export_events').get() as Row).top);
+    const low = Math.max(0, top - Math.max(RECENT_ROWS, filter.limit * RECENT_ROWS_PER_RESULT));
+    const recent = SqliteStore.conditions(filter, { time: false, coarse: true });
+    const newest = this.rows(`SELECT * FROM export_events WHERE seq >= @low AND seq < @top AND ${recent.where.join(' AND ')} ORDER BY seq DESC LIMIT @limit`, {
+      ...recent.params,
+      low,
+      top,
+    });
+    if (newest.length === filter.limit || low === 0) return newest;
+    const older = SqliteStore.conditions(filter, { time: true, coarse: true });
+    return [
+      ...newest,
+      ...this.rows(
+        `SELECT * FROM export_events WHERE seq IN (
+           SELECT seq FROM export_events INDEXED BY export_events_occurred WHERE ${older.where.join(' AND ')} AND seq < @low ORDER BY seq DESC LIMIT @remaining
+         ) ORDER BY seq DESC`,
+        { ...older.params, low, remaining: filter.limit - newest.length },
+      ),
+    ];
+  }
+
   /** Each SQL text is prepared once: preparing costs more than running most of these statements. */
   private statement(sql: string): Database.Statement {
     let prepared = this.statements.get(sql);
@@ -726,35 +818,9 @@ export class SqliteStore implements Store {
     appendBatch: (agentId: string, receivedAt: string, events: readonly NewEvent[], link: ChainLink<EventRow>) => this.appender.append(agentId, receivedAt, events, link),
     query: (filter: EventFilter) =>
       settle(() => {
-        const where: string[] = [];
-        const params: Record<string, unknown> = { limit: filter.limit };
-        for (const [key, column] of EVENT_FILTER_COLUMNS) {
-          const value = filter[key];
-          if (value !== undefined) {
-            where.push(`${column} = @${key}`);
-            params[key] = value;
-          }
-        }
-        if (filter.fileNamePrefix !== undefined) {
-          // A range on the indexed column instead of LIKE, so a prefix search stays an index seek.
-          where.push('file_name >= @fileNamePrefix AND file_name < @fileNamePrefixEnd');
-          params.fileNamePrefix = filter.fileNamePrefix;
-          params.fileNamePrefixEnd = `${filter.fileNamePrefix}\u{10FFFF}`;
-        }
-        if (filter.from !== undefined) {
-          where.push('occurred_at >= @from');
-          params.from = filter.from;
-        }
-        if (filter.to !== undefined) {
-          where.push('occurred_at < @to');
-          params.to = filter.to;
-        }
-        if (filter.beforeSeq !== undefined) {
-          where.push('seq < @beforeSeq');
-          params.beforeSeq = filter.beforeSeq;
-        }
-        const sql = `SELECT * FROM export_events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
-        return (this.statement(sql).all(params) as Row[]).map(toEvent);
+        const timeRange = filter.from !== undefined || filter.to !== undefined;
+        if (!timeRange || SELECTIVE_FILTERS.some((key) => filter[key] !== undefined)) return this.queryByPlanner(filter);
+        return this.queryTimeRange(filter);
       }),
     scan: (afterSeq: number, limit: number) =>
       settle(() =>
