@@ -172,7 +172,7 @@ describe('SQLite store writer thread', () => {
     assert.equal(report.ok, true, JSON.stringify(report.problems));
   });
 
-  it('shows a poll in reads at once and writes it in the background; the last revision held is kept', async () => {
+  it('shows a poll in reads at once and writes it in the background, before a backup and on close; the last revision held is kept', async () => {
     const agent = await addAgent(store, 'PC-8');
     await store.agents.touch(agent.id, '2025-04-01T10:00:00.000Z', 7);
     await store.agents.touch(agent.id, '2025-04-01T10:01:00.000Z', null);
@@ -180,10 +180,19 @@ describe('SQLite store writer thread', () => {
       assert.equal(read?.lastSeenAt, '2025-04-01T10:01:00.000Z');
       assert.equal(read?.lastBundleRevision, 7);
     }
+    const copyPath = join(dir.path, 'backup.db');
+    await store.backup(copyPath);
+    const copy = SqliteStore.open(copyPath);
+    try {
+      assert.equal((await copy.agents.get(agent.id))?.lastSeenAt, '2025-04-01T10:01:00.000Z', 'a backup holds the buffered poll');
+    } finally {
+      await copy.close();
+    }
+    await store.agents.touch(agent.id, '2025-04-01T10:02:00.000Z', null);
     await store.close();
     store = SqliteStore.open(databasePath);
     const reopened = await store.agents.get(agent.id);
-    assert.equal(reopened?.lastSeenAt, '2025-04-01T10:01:00.000Z', 'close wrote the buffered poll');
+    assert.equal(reopened?.lastSeenAt, '2025-04-01T10:02:00.000Z', 'close wrote the buffered poll');
     assert.equal(reopened?.lastBundleRevision, 7);
   });
 });

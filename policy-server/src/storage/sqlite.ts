@@ -919,8 +919,11 @@ export class SqliteStore implements Store {
       ),
   };
 
-  backup(destinationPath: string): Promise<void> {
-    return this.db.backup(destinationPath).then(() => undefined);
+  async backup(destinationPath: string): Promise<void> {
+    // What is queued or buffered for the writer thread belongs in the copy too.
+    await this.appender.whenIdle();
+    await this.touches.flush();
+    await this.db.backup(destinationPath);
   }
 
   async close(): Promise<void> {
