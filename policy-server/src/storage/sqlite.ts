@@ -385,6 +385,8 @@ interface QueuedBatch {
 
 /** A group commit holds at most this many events, so a main-thread write never waits long on the writer's lock. */
 const MAX_GROUP_EVENTS = 2000;
+/** Events chained between two pauses for the event loop (about 5 ms of work). */
+const CHAIN_SLICE = 200;
 /** Another process appending between chaining and commit is retried this many times before the batch fails. */
 const MAX_STALE_RETRIES = 3;
 
@@ -457,7 +459,7 @@ class EventAppender {
 
   private async commit(group: readonly QueuedBatch[]): Promise<AppendResult[]> {
     for (let attempt = 1; ; attempt++) {
-      const chained = this.chain(group);
+      const chained = await this.chain(group);
       if (chained.rows.length === 0) return chained.results;
       const reply = await this.writer.request({ kind: 'appendEvents', expectedHead: chained.head, rows: chained.rows, agentHeads: [...chained.agentHeads] });
       if (reply.ok) return chained.results;
@@ -465,19 +467,29 @@ class EventAppender {
     }
   }
 
-  /** Numbers and chains the group's new events onto the committed log, exactly as one batch after another would. */
-  private chain(group: readonly QueuedBatch[]): { head: ChainHead; rows: ChainedEventParams[]; agentHeads: Map<string, string>; results: AppendResult[] } {
+  /**
+   * Numbers and chains the group's new events onto the committed log, exactly as one batch after another
+   * would. It pauses every CHAIN_SLICE events so polls are served meanwhile (a group can take tens of ms);
+   * nothing else in this process writes the log meanwhile, and another process doing so is caught by the writer.
+   */
+  private async chain(group: readonly QueuedBatch[]): Promise<{ head: ChainHead; rows: ChainedEventParams[]; agentHeads: Map<string, string>; results: AppendResult[] }> {
     const head = readHead(this.head);
     let seq = head.seq;
     let previousHash = head.hash;
     const rows: ChainedEventParams[] = [];
     const agentHeads = new Map<string, string>();
     const seen = new Set<string>();
-    const results = group.map((batch): AppendResult => {
+    const results: AppendResult[] = [];
+    let sinceYield = 0;
+    for (const batch of group) {
       let agentHead = agentHeads.has(batch.agentId) ? (agentHeads.get(batch.agentId) as string) : strOrNull((this.agentHead.get(batch.agentId) as Row | undefined)?.last_event_hash);
       const stored: EventRow[] = [];
       let duplicates = 0;
       for (const event of batch.events) {
+        if (++sinceYield === CHAIN_SLICE) {
+          sinceYield = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
         if (seen.has(event.eventId) || this.eventExists.get(event.eventId) !== undefined) {
           duplicates++;
           continue;
@@ -493,8 +505,8 @@ class EventAppender {
         stored.push(row);
       }
       if (stored.length > 0 && agentHead !== null) agentHeads.set(batch.agentId, agentHead);
-      return { accepted: stored.length, duplicates, stored };
-    });
+      results.push({ accepted: stored.length, duplicates, stored });
+    }
     return { head, rows, agentHeads, results };
   }
 }
