@@ -8,7 +8,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { chainEvent, GENESIS_HASH, type ExportEvent } from '@exitseal/core/wire';
 import { randomUUID } from 'node:crypto';
 import { customerZones, PASSWORD, ServerFixture, tempDir, type EnrolledAgent } from './helpers/fixture.js';
-import { expectStatus, type PersonClient } from './helpers/http.js';
+import { expectStatus, PersonClient } from './helpers/http.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -351,6 +351,31 @@ describe('admin console in Chromium', { skip: SKIP }, () => {
     const audit = await page.locator('table tbody').textContent();
     assert.ok(audit?.includes('request.approve'), 'the approval is in the audit log');
     assert.ok(audit?.includes('log.export-csv'), 'the CSV export is in the audit log');
+  });
+
+  it('changes the password from the header link: a wrong current one is explained, the new one signs in', async () => {
+    await fixture.person('kato', 'approver');
+    const page = await signedInPage('kato');
+    await page.click('header a[href="#/password"]');
+    await page.waitForSelector('#password-title');
+    assert.equal(await page.textContent('#password-title'), 'パスワードの変更');
+    const newPassword = '新しいパスフレーズ 2025 春';
+    await page.fill('#current-password', 'not the password');
+    await page.fill('#new-password', newPassword);
+    await page.fill('#confirm-password', 'something else entirely');
+    await page.click('.password-form button[type=submit]');
+    assert.equal(await page.textContent('.password-form [role=alert]'), '新しいパスワードと確認が一致しません。');
+    await page.fill('#confirm-password', newPassword);
+    await page.click('.password-form button[type=submit]');
+    await until('the wrong current password is explained', async () => (await page.textContent('.password-form [role=alert]')) === '現在のパスワードが違います。');
+    await page.fill('#current-password', PASSWORD);
+    await page.click('.password-form button[type=submit]');
+    await page.waitForSelector('.password-form [role=status]');
+    await screenshot(page, '14-change-password');
+
+    const fresh = new PersonClient(fixture.client());
+    assert.equal((await fresh.login('kato', PASSWORD)).status, 401, 'the old password no longer signs in');
+    assert.equal((await fresh.login('kato', newPassword)).status, 200);
   });
 
   it('showed no browser errors (no CSP violation, no failed script) on any page', () => {

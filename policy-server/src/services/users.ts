@@ -30,6 +30,12 @@ const DUMMY_HASH = `scrypt$${SCRYPT.logN}$8$1$${Buffer.alloc(16).toString('base6
 
 export const MIN_PASSWORD_LENGTH = 12;
 
+/** The password policy for new passwords: long enough, and not the user name (in any letter case). */
+function checkNewPassword(username: string, password: string): void {
+  if (password.length < MIN_PASSWORD_LENGTH) throw badRequest('PASSWORD_TOO_SHORT', `password must have at least ${MIN_PASSWORD_LENGTH} characters`);
+  if (password.toLowerCase() === username.toLowerCase()) throw badRequest('PASSWORD_IS_USERNAME', 'the password must not be the user name');
+}
+
 export interface AuthenticatedUser {
   readonly id: string;
   readonly username: string;
@@ -87,7 +93,7 @@ export class UserService {
   async create(actor: string, input: { username: string; role: string; password: string }): Promise<UserRecord> {
     if (!/^[a-zA-Z0-9._@-]{1,64}$/.test(input.username)) throw badRequest('USERNAME_INVALID', 'username must be 1-64 letters, digits, ".", "_", "@" or "-"');
     if (!(ROLES as readonly string[]).includes(input.role)) throw badRequest('ROLE_INVALID', `role must be one of ${ROLES.join(', ')}`);
-    if (input.password.length < MIN_PASSWORD_LENGTH) throw badRequest('PASSWORD_TOO_SHORT', `password must have at least ${MIN_PASSWORD_LENGTH} characters`);
+    checkNewPassword(input.username, input.password);
     const user: UserRecord = { id: randomUUID(), username: input.username, role: input.role as Role, passwordHash: await hashPassword(input.password), createdAt: this.clock.now().toISOString() };
     if (!(await this.store.users.create(user))) throw conflict('USERNAME_TAKEN', `user "${input.username}" already exists`);
     await this.audit.record(actor, 'user.create', user.username, { role: user.role });
@@ -132,6 +138,29 @@ export class UserService {
     const user = await this.store.users.get(session.userId);
     if (user === null) throw unauthenticated('the session user no longer exists');
     return { id: user.id, username: user.username, role: user.role, csrfToken: session.csrfToken, sessionHash };
+  }
+
+  /**
+   * Changes the signed-in user's own password. The current password is required (a session left open on a
+   * shared PC must not be enough) and counts against the login throttle like a failed login. Every other
+   * session of the user is ended in the same write, so whoever holds an old session is signed out.
+   */
+  async changePassword(user: AuthenticatedUser, currentPassword: string, newPassword: string, clientAddress: string): Promise<void> {
+    const now = this.clock.now().getTime();
+    const keys = [`user:${user.username}`, `ip:${clientAddress}`];
+    if (this.throttle.isBlocked(keys, now)) throw new ServerError(429, 'LOGIN_RATE_LIMITED', 'too many wrong passwords: wait and try again');
+    const stored = await this.store.users.get(user.id);
+    if (stored === null) throw unauthenticated('the session user no longer exists');
+    if (!(await checkPassword(currentPassword, stored.passwordHash))) {
+      this.throttle.fail(keys, now);
+      await this.audit.record(user.username, 'password.change.fail', user.username);
+      throw forbidden('CURRENT_PASSWORD_WRONG', 'the current password is wrong');
+    }
+    checkNewPassword(user.username, newPassword);
+    if (await checkPassword(newPassword, stored.passwordHash)) throw badRequest('PASSWORD_UNCHANGED', 'the new password must differ from the current one');
+    this.throttle.succeed(keys);
+    if (!(await this.store.users.changePassword(user.id, await hashPassword(newPassword), user.sessionHash))) throw unauthenticated('the session user no longer exists');
+    await this.audit.record(user.username, 'password.change', user.username, { otherSessionsEnded: true });
   }
 
   async logout(user: AuthenticatedUser): Promise<void> {

@@ -878,6 +878,14 @@ export class SqliteStore implements Store {
         return row ? toUser(row) : null;
       }),
     list: () => settle(() => (this.statement('SELECT * FROM users ORDER BY username').all() as Row[]).map(toUser)),
+    changePassword: (userId: string, passwordHash: string, keepSessionHash: string) =>
+      settle(() =>
+        this.db.transaction((): boolean => {
+          if (this.statement('UPDATE users SET password_hash = ? WHERE id = ?').run(passwordHash, userId).changes !== 1) return false;
+          this.statement('DELETE FROM sessions WHERE user_id = ? AND id_hash <> ?').run(userId, keepSessionHash);
+          return true;
+        })(),
+      ),
   };
 
   readonly sessions = {

@@ -202,6 +202,11 @@ export interface UserRepository {
   findByUsername(username: string): Promise<UserRecord | null>;
   get(id: string): Promise<UserRecord | null>;
   list(): Promise<UserRecord[]>;
+  /**
+   * Replaces the user's password hash and deletes every session of that user except `keepSessionHash`,
+   * atomically, so a stolen session dies with the old password. Returns false when the user does not exist.
+   */
+  changePassword(userId: string, passwordHash: string, keepSessionHash: string): Promise<boolean>;
 }
 
 export interface SessionRecord {

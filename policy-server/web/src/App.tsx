@@ -5,6 +5,7 @@ import { Context } from './context';
 import { LANGUAGES, type Language, type Messages } from './messages';
 import { AgentsPage } from './pages/Agents';
 import { AuditPage } from './pages/Audit';
+import { ChangePasswordPage } from './pages/ChangePassword';
 import { EventDetailPage } from './pages/EventDetail';
 import { ExportLogPage } from './pages/ExportLog';
 import { KeysPage } from './pages/Keys';
@@ -28,6 +29,8 @@ interface PageEntry {
   /** Only to decide what the navigation offers: the server checks the role on every call. */
   readonly roles: readonly Role[];
   readonly render: (route: Route) => ReactNode;
+  /** Reached from the header instead of the navigation. */
+  readonly hiddenFromNav?: boolean;
 }
 
 const PAGES: readonly PageEntry[] = [
@@ -44,6 +47,7 @@ const PAGES: readonly PageEntry[] = [
   { path: 'agents', label: (t) => t.nav.agents, roles: ['admin', 'auditor'], render: () => <AgentsPage /> },
   { path: 'keys', label: (t) => t.nav.keys, roles: ['admin', 'auditor'], render: () => <KeysPage /> },
   { path: 'audit', label: (t) => t.nav.audit, roles: ['admin', 'auditor'], render: (route) => <AuditPage before={route.query.before} /> },
+  { path: 'password', label: (t) => t.password.link, roles: ['staff', 'approver', 'admin', 'auditor'], render: () => <ChangePasswordPage />, hiddenFromNav: true },
 ];
 
 export function App({ api }: { api: ApiClient }) {
@@ -73,7 +77,7 @@ export function App({ api }: { api: ApiClient }) {
   }
 
   const allowed = PAGES.filter((p) => p.roles.includes(session.role));
-  const current = allowed.find((p) => p.path === route.parts[0]) ?? allowed[0];
+  const current = allowed.find((p) => p.path === route.parts[0]) ?? allowed.find((p) => p.hiddenFromNav !== true);
 
   const signOut = () => {
     api.signOut().then(
@@ -91,7 +95,9 @@ export function App({ api }: { api: ApiClient }) {
         <span className="brand">{t.appName}</span>
         <nav aria-label="main">
           <ul>
-            {allowed.map((p) => (
+            {allowed
+              .filter((p) => p.hiddenFromNav !== true)
+              .map((p) => (
               <li key={p.path}>
                 <a href={href(p.path)} aria-current={p === current ? 'page' : undefined}>
                   {p.label(t)}
@@ -104,6 +110,9 @@ export function App({ api }: { api: ApiClient }) {
           <span data-testid="who">
             {session.username}（{t.roles[session.role] ?? session.role}）
           </span>
+          <a href={href('password')} aria-current={current?.path === 'password' ? 'page' : undefined}>
+            {t.password.link}
+          </a>
           {languageSelect}
           <button type="button" onClick={signOut}>
             {t.signOut}

@@ -24,6 +24,10 @@ export interface PeopleRouteServices {
 }
 
 const LoginBody = Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false });
+const PasswordBody = Type.Object(
+  { currentPassword: Type.String({ minLength: 1, maxLength: 1024 }), newPassword: Type.String({ minLength: 1, maxLength: 1024 }) },
+  { additionalProperties: false },
+);
 const SessionView = Type.Object({ username: Type.String(), role: Type.String(), csrfToken: Type.String() });
 const ZoneParams = Type.Object({ zoneId: ZoneIdSchema }, { additionalProperties: false });
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f-]{36}$' }) }, { additionalProperties: false });
@@ -98,6 +102,23 @@ export function peopleRoutes(s: PeopleRouteServices) {
       reply.header('set-cookie', clearedSessionCookie());
       return reply.code(204).send();
     });
+    app.post<{ Body: Static<typeof PasswordBody> }>(
+      '/api/v1/session/password',
+      {
+        schema: {
+          tags: ['people'],
+          summary: 'Change your own password (current one required; at least 12 characters, not the user name); ends your other sessions',
+          body: PasswordBody,
+          response: { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 429: ErrorBodySchema },
+        },
+      },
+      async (request, reply) => {
+        const user = await s.auth.person(request, ROLES);
+        await s.users.changePassword(user, request.body.currentPassword, request.body.newPassword, request.ip);
+        noStore(reply);
+        return reply.code(204).send();
+      },
+    );
 
     app.get('/api/v1/zones', { schema: { tags: ['zones'] } }, async (request) => {
       await s.auth.person(request, ['admin', 'approver', 'auditor']);
