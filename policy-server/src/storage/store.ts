@@ -93,6 +93,10 @@ export interface AgentRepository {
   get(id: string): Promise<AgentRecord | null>;
   findByFingerprint(fingerprint: string): Promise<AgentRecord | null>;
   revoke(id: string, at: string): Promise<boolean>;
+  /**
+   * Records a poll (last seen, and the bundle revision the agent now holds unless null). Called on every
+   * poll, so an implementation may write it later in bulk, as long as reads of agents reflect it at once.
+   */
   touch(id: string, at: string, bundleRevision: number | null): Promise<void>;
 }
 
@@ -134,6 +138,21 @@ export interface ChainedRow<T> {
 /** Computes a row's chain hash from the previous row's hash (the repository assigns `seq` first). */
 export type ChainLink<T> = (previousHash: string, row: T) => string;
 
+/** Orders the export log can be read in; each has an index whose last column is seq, so paging is a keyset seek. */
+export const EVENT_SORT_KEYS = ['seq', 'occurredAt', 'fileName', 'size', 'osUser'] as const;
+export type EventSortKey = (typeof EVENT_SORT_KEYS)[number];
+
+export interface EventSort {
+  readonly key: EventSortKey;
+  readonly descending: boolean;
+}
+
+/** Keyset position in a sorted read: the last row of the previous page (its sort value and seq). */
+export interface EventSortCursor {
+  readonly value: string | number;
+  readonly seq: number;
+}
+
 export interface EventFilter {
   readonly agentId?: string;
   readonly zoneId?: string;
@@ -144,17 +163,23 @@ export interface EventFilter {
   readonly sha256?: string;
   readonly fileNamePrefix?: string;
   readonly deviceSerial?: string;
+  readonly deviceLabel?: string;
   readonly from?: string;
   readonly to?: string;
-  /** Keyset paging: only rows with seq below this. */
+  /** Keyset paging of the default order (seq, newest first): only rows with seq below this. */
   readonly beforeSeq?: number;
+  /** Absent: seq descending (newest first). */
+  readonly sort?: EventSort;
+  /** Keyset paging of `sort`: only rows after this one in that order. */
+  readonly after?: EventSortCursor;
   readonly limit: number;
 }
 
 export interface ExportEventRepository {
   /**
    * Appends the events not stored yet (by eventId) in one transaction, chaining each to the server chain;
-   * updates the agent's chain head. Returns how many were new and how many were already there.
+   * updates the agent's chain head. Returns how many were new and how many were already there. Calls may
+   * overlap: they are chained in call order, and one may share its transaction with others.
    */
   appendBatch(
     agentId: string,
@@ -162,7 +187,7 @@ export interface ExportEventRepository {
     events: readonly Omit<EventRow, 'seq' | 'agentId' | 'receivedAt' | 'agentChainOk'>[],
     link: ChainLink<EventRow>,
   ): Promise<{ accepted: number; duplicates: number; stored: EventRow[] }>;
-  /** Newest first. */
+  /** In `filter.sort` order (seq ties broken by seq in the same direction); newest first by default. */
   query(filter: EventFilter): Promise<EventRow[]>;
   /** Rows in chain order after `afterSeq`, for verification. */
   scan(afterSeq: number, limit: number): Promise<ChainedRow<EventRow>[]>;
