@@ -4,11 +4,13 @@ import { cp, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { openStream, type Identity } from '@exitseal/core';
+import { strictestPolicy, type BundlePayload } from '@exitseal/core/policy';
 import { validateAgentConfig } from '../src/config/agent-config.js';
 import { sealFile } from '../src/files/sealed-file-io.js';
 import { DeclaredVolumeSource } from '../src/media/declared-volumes.js';
 import { MountWatcher } from '../src/media/mount-watcher.js';
-import { LocalPolicySource } from '../src/policy/agent-policy.js';
+import { LocalPolicySource, type PolicySource } from '../src/policy/agent-policy.js';
+import { ServerPolicySource } from '../src/policy/server-policy-source.js';
 import { ExportProcessor } from '../src/sealing/export-processor.js';
 import { RecentNotices } from '../src/sealing/notifier.js';
 import { Quarantine } from '../src/sealing/quarantine.js';
@@ -36,6 +38,7 @@ class Rig {
     readonly stick: string,
     policyOverrides: Record<string, unknown> = {},
     zone: ZoneKeys,
+    serverPolicy?: PolicySource,
   ) {
     const raw = baseConfig(join(dir, 'data'), zone) as { localPolicy: Record<string, unknown> };
     Object.assign(raw.localPolicy, policyOverrides);
@@ -43,7 +46,7 @@ class Rig {
     this.db = AgentDatabase.open(join(dir, 'agent.db'));
     this.journal = new JobJournal(this.db);
     this.outbox = new EventOutbox(this.db);
-    const policy = new LocalPolicySource(config.localPolicy!);
+    const policy = serverPolicy ?? new LocalPolicySource(config.localPolicy!);
     this.notifier = new RecentNotices(this.logger);
     const processor = new ExportProcessor({
       db: this.db,
@@ -261,15 +264,17 @@ describe('sealing engine on a declared directory volume', () => {
     });
   });
 
-  test('an "allow" channel leaves files plaintext and logs them; an outbound folder is sealed like a stick', async () => {
+  test('an "allow" channel leaves files plaintext and logs them; an outbound folder is sealed like a stick, including what was in it before', async () => {
     await inTempDir(async (dir) => {
       const zone = await makeZone(dir, 'lgwan');
       const stick = join(dir, 'stick');
       const outbound = join(dir, 'cloud-sync');
       await mkdir(stick);
-      await mkdir(outbound);
+      await mkdir(join(outbound, 'sub'), { recursive: true });
       await writeFile(join(outbound, 'already.txt'), 'before');
-      const rig = new Rig(dir, stick, { channels: { removableMedia: 'allow', outboundFolders: 'seal' }, outboundFolders: [outbound] }, zone);
+      await writeFile(join(outbound, 'sub', 'older.txt'), 'also before');
+      const policy = { channels: { removableMedia: 'allow', outboundFolders: 'seal' }, outboundFolders: [outbound] };
+      const rig = new Rig(dir, stick, policy, zone);
       await rig.start();
       await rig.watching(stick);
       await rig.watching(outbound);
@@ -279,13 +284,92 @@ describe('sealing engine on a declared directory volume', () => {
 
       assert.equal(await readFile(join(stick, 'open.txt'), 'utf8'), 'stays plaintext');
       assert.equal((await plaintextOf(join(outbound, 'upload.txt'), [zone.identity])).toString(), 'leaves through the cloud');
-      assert.equal(await readFile(join(outbound, 'already.txt'), 'utf8'), 'before');
+      assert.equal((await plaintextOf(join(outbound, 'already.txt'), [zone.identity])).toString(), 'before', 'a file already in the outbound folder leaves too: sealed');
+      assert.equal((await plaintextOf(join(outbound, 'sub', 'older.txt'), [zone.identity])).toString(), 'also before');
       const events = rig.outbox.all().map((stored) => [stored.event.channel, stored.event.action, stored.event.fileName]);
       assert.deepEqual(events.sort(), [
+        ['outboundFolders', 'sealed', 'already.txt'],
+        ['outboundFolders', 'sealed', 'older.txt'],
         ['outboundFolders', 'sealed', 'upload.txt'],
         ['removableMedia', 'allowed-plaintext', 'open.txt'],
       ]);
       assert.ok((await stat(join(stick, 'open.txt'))).isFile());
+      await rig.stop();
+
+      // Restarted: what was dropped in while the agent was down is sealed; what it sealed is not logged again.
+      await writeFile(join(outbound, 'while-down.txt'), 'dropped while the agent was stopped');
+      const restarted = new Rig(dir, stick, policy, zone);
+      await restarted.start();
+      await restarted.watching(outbound);
+      await restarted.settled();
+      assert.equal((await plaintextOf(join(outbound, 'while-down.txt'), [zone.identity])).toString(), 'dropped while the agent was stopped');
+      const after = restarted.outbox.all().map((stored) => [stored.event.action, stored.event.fileName]);
+      assert.deepEqual(after.slice(4), [['sealed', 'while-down.txt']], 'one new event');
+      await restarted.stop();
+    });
+  });
+
+  test('a zone change while a stick is mounted (SealingEngine.applyPolicy): files written from then on get the new zone treatment', async () => {
+    await inTempDir(async (dir) => {
+      const zone = await makeZone(dir, 'lgwan');
+      const stick = join(dir, 'stick');
+      await mkdir(stick);
+      const home = { addresses: ['10.2.0.7'], dnsSuffixes: [], gateways: [] };
+      const bundle: BundlePayload = {
+        formatVersion: 1,
+        revision: 3,
+        issuedAt: new Date().toISOString(),
+        agentId: 'agent-1',
+        homeZoneId: 'lgwan',
+        zones: [
+          { id: 'lgwan', name: 'LGWAN', priority: 1, fallback: false, detection: { cidrs: ['10.2.0.0/16'], dnsSuffixes: [], gateways: [] } },
+          { id: 'unknown', name: 'Unknown', priority: 10000, fallback: true, detection: { cidrs: [], dnsSuffixes: [], gateways: [] } },
+        ],
+        policies: [
+          {
+            zoneId: 'lgwan',
+            policy: { ...strictestPolicy(), channels: { removableMedia: 'seal', outboundFolders: 'seal', mail: 'block' }, openableOrigins: ['lgwan'], offline: { maxHours: 72, after: 'seal-everything' } },
+          },
+          { zoneId: 'unknown', policy: { ...strictestPolicy(), channels: { removableMedia: 'block', outboundFolders: 'block', mail: 'block' } } },
+        ],
+        sealTo: { zoneId: 'lgwan', keyVersion: 1, recipient: zone.identity.recipient.toString() },
+        identities: [{ zoneId: 'lgwan', keyVersion: 1, secret: zone.identity.toSecretString() }],
+      };
+      const logger = new MemoryLogger();
+      const source = new ServerPolicySource([], logger);
+      source.networkChanged(home);
+      source.contactChanged({ online: true, lastContactAt: new Date() });
+      source.bundleChanged(bundle);
+      const rig = new Rig(dir, stick, {}, zone, source);
+      await rig.start();
+      await rig.watching(stick);
+
+      await writeFile(join(stick, 'at-home.txt'), 'written in LGWAN');
+      await rig.settled();
+      assert.equal((await plaintextOf(join(stick, 'at-home.txt'), [zone.identity])).toString(), 'written in LGWAN');
+
+      // The PC is carried to a network no zone claims: the fallback blocks removable media.
+      source.networkChanged({ addresses: ['192.0.2.44'], dnsSuffixes: [], gateways: [] });
+      await rig.engine.settled();
+      assert.ok(rig.logger.lines.some((line) => line.message === 'volume treatment changed by the policy' && line.fields.mode === 'remove' && line.fields.zone === 'unknown'));
+      await writeFile(join(stick, 'abroad.txt'), 'written on an unknown network');
+      await rig.settled();
+      await assert.rejects(stat(join(stick, 'abroad.txt')), { code: 'ENOENT' }, 'blocked: moved off the stick');
+      assert.deepEqual(await readdir(join(dir, 'quarantine')).then((names) => names.length), 1, 'kept in the local quarantine');
+
+      source.networkChanged(home);
+      await rig.engine.settled();
+      await writeFile(join(stick, 'back-home.txt'), 'written in LGWAN again');
+      await rig.settled();
+      assert.equal((await plaintextOf(join(stick, 'back-home.txt'), [zone.identity])).toString(), 'written in LGWAN again');
+      assert.deepEqual(
+        rig.outbox.all().map((stored) => [stored.event.zoneId, stored.event.action, stored.event.fileName]),
+        [
+          ['lgwan', 'sealed', 'at-home.txt'],
+          ['unknown', 'blocked', 'abroad.txt'],
+          ['lgwan', 'sealed', 'back-home.txt'],
+        ],
+      );
       await rig.stop();
     });
   });

@@ -156,6 +156,8 @@ describe('agent with a real policy server', () => {
     await mkdir(source);
     await writeFile(join(source, 'internet-memo.docx'), sealTo(internetRecipient, 'internet', 'internet memo'));
     await writeFile(join(source, 'resident-records.xlsx'), sealTo(mynumberRecipient, 'mynumber', 'resident records'));
+    // Copied in while the agent was not running: opened when it starts.
+    await writeFile(join(inbox, 'copied-while-stopped.pptx'), sealTo(internetRecipient, 'internet', 'copied while the agent was stopped'));
 
     const agent = await AgentProcess.start(configPath);
     const api = await LocalApiClient.connect(join(dir, 'api', String(process.getuid?.() ?? 0), 'agent.sock'));
@@ -166,6 +168,7 @@ describe('agent with a real policy server', () => {
       await run('cp', [join(source, 'internet-memo.docx'), join(source, 'resident-records.xlsx'), inbox]);
       await waitUntil('the import to be handled', async () => (await readFile(join(inbox, 'internet-memo.docx'), 'utf8')) === 'internet memo' && api.notices.some((notice) => notice.kind === 'cannot-open'), 30_000, agent);
       assert.ok(await startsSealed(join(inbox, 'resident-records.xlsx')), 'a My Number file stays sealed on an LGWAN PC');
+      await waitUntil('the file that was there before the start to be opened', async () => (await readFile(join(inbox, 'copied-while-stopped.pptx'), 'utf8')) === 'copied while the agent was stopped', 30_000, agent);
       const locked = await api.call<{ path: string; zoneId: string }[]>('lockedFiles');
       assert.deepEqual(locked.map((entry) => [entry.path, entry.zoneId]), [[join(inbox, 'resident-records.xlsx'), 'mynumber']]);
       const decrypt = await api.call<{ id: string; status: string; kind: string }>('submitDecrypt', { path: join(inbox, 'resident-records.xlsx'), reason: 'needed for the tax office', purpose: 'this-pc' });
@@ -189,7 +192,7 @@ describe('agent with a real policy server', () => {
       let stored: { events: { fileName: string; action: string; sha256: string; reason: string }[] } = { events: [] };
       await waitUntil('the events at the server', async () => {
         stored = await auditor.call('GET', `/api/v1/events?agentId=${agentId}&limit=100`);
-        return stored.events.length >= 3;
+        return stored.events.length >= 4;
       }, 30_000, agent);
       const byFile = new Map(stored.events.map((event) => [event.fileName, event]));
       assert.equal(byFile.get('internet-memo.docx')?.action, 'opened-on-import');
@@ -197,7 +200,8 @@ describe('agent with a real policy server', () => {
       assert.equal(byFile.get('transfer.csv')?.sha256, sha256(transfer));
       assert.match(byFile.get('transfer.csv')?.reason ?? '', new RegExp(release.id));
       assert.equal(byFile.get('other.csv')?.action, 'sealed');
-      assert.equal(stored.events.length, 3);
+      assert.equal(byFile.get('copied-while-stopped.pptx')?.action, 'opened-on-import');
+      assert.equal(stored.events.length, 4);
     } finally {
       api.close();
       await agent.kill('SIGTERM');

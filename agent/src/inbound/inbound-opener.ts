@@ -29,7 +29,9 @@ export interface InboundDependencies {
  * opened in place when the policy in force holds its zone's identity (the crash-safe rewrite of openFile:
  * the sealed file stays until the plaintext is complete and authenticated), and logged. A file of a zone
  * this PC may not open stays sealed and is listed, for the person to ask for its decryption.
- * Only files written while the agent watches are looked at: files already there were there before.
+ * Files already there when the agent starts are looked at too (only their headers are read), so a sealed
+ * file copied in while the agent was stopped is still opened or listed; a file already listed is not
+ * announced again.
  */
 export class InboundOpener {
   private readonly watches: TreeWatch[] = [];
@@ -47,7 +49,10 @@ export class InboundOpener {
       if (!exists) continue;
       await new Promise<void>((resolve) => {
         const watch = watchTree(root, {
-          existing: () => undefined,
+          // Sealed files already there when the agent starts are opened or listed as well.
+          existing: (relPath, stats) => {
+            if (stats?.isFile() && !isTempFileName(basename(relPath))) this.schedule(join(root, ...relPath.split('/')));
+          },
           ready: () => resolve(),
           written: (relPath) => {
             if (!isTempFileName(basename(relPath))) this.schedule(join(root, ...relPath.split('/')));
@@ -105,6 +110,8 @@ export class InboundOpener {
     const osUser = await this.deps.osUserOf(path).catch(() => 'unknown');
     const identities = this.deps.policy.current().openable.get(zoneId);
     if (!identities) {
+      const known = this.deps.store.locked(path);
+      if (known?.zoneId === zoneId && known.fileId === (fileId ?? null)) return;
       this.deps.store.recordLocked(path, osUser, zoneId, fileId ?? null);
       this.counts.locked++;
       this.deps.notifier.notify('cannot-open', `${basename(path)} is sealed to zone ${zoneId}, which may not be opened here; you can ask for its decryption`, [path], osUser);

@@ -27,8 +27,10 @@ interface Snapshot {
 
 /**
  * Watches one area (a mounted stick or an outbound folder) from the moment it appears until it goes:
- *  - files there at the start are the baseline and are left alone, unless the agent is resuming the same
- *    mount after a restart, in which case anything that differs from the stored baseline is new;
+ *  - files there at the start are the baseline: on a stick they are left alone; in an outbound folder
+ *    (`existingFiles: 'process'`) they are all processed the first time. When the agent resumes the same
+ *    mount after a restart, anything that differs from the stored baseline is new (files it sealed itself
+ *    differ too, and are recognised as sealed and left alone);
  *  - every file written afterwards is journalled at once, then processed when writes to it have settled;
  *  - jobs left in the journal from an earlier insertion of this volume are resumed;
  *  - temp files left by an interrupted seal are removed (the original is still in place beside them).
@@ -121,6 +123,10 @@ export class AreaSession {
       }
     } else {
       registry.saveBaseline(this.area.volumeKey, this.area.mountToken, this.initial);
+      if (this.area.existingFiles === 'process') {
+        for (const relPath of this.initial.keys()) this.schedule(relPath);
+        candidates = this.initial.size;
+      }
     }
     const resumed = journal.pendingFor(this.area.volumeKey).filter((job) => job.channel === this.area.channel);
     for (const job of resumed) this.schedule(job.relPath);
@@ -192,13 +198,17 @@ export class AreaSession {
       return;
     }
     this.journalled.delete(relPath);
-    switch (outcome) {
-      case 'sealed': {
-        this.counts.sealed++;
-        const after = await stat(this.pathOf(relPath)).catch(() => undefined);
-        if (after) this.ourOutput.set(relPath, { size: after.size, mtimeMs: after.mtimeMs, ino: after.ino });
-        break;
+    if (outcome === 'sealed' || outcome === 'already-sealed' || outcome === 'allowed') {
+      const after = await stat(this.pathOf(relPath)).catch(() => undefined);
+      if (after) {
+        if (outcome === 'sealed') this.ourOutput.set(relPath, { size: after.size, mtimeMs: after.mtimeMs, ino: after.ino });
+        this.deps.registry.acceptIntoBaseline(this.area.volumeKey, relPath, { size: after.size, mtimeMs: after.mtimeMs });
       }
+    }
+    switch (outcome) {
+      case 'sealed':
+        this.counts.sealed++;
+        break;
       case 'quarantined':
         this.counts.quarantined++;
         break;

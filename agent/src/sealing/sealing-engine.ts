@@ -52,6 +52,7 @@ export class SealingEngine implements MountListener {
       volumeKey: volumeKey(volume),
       mountToken: volume.mountToken,
       channel: 'removableMedia',
+      existingFiles: 'baseline',
       device: {
         vendorId: volume.usb.vendorId,
         productId: volume.usb.productId,
@@ -89,8 +90,8 @@ export class SealingEngine implements MountListener {
         continue;
       }
       // A constant token: an outbound folder is "the same mount" across restarts, so what was dropped
-      // in it while the agent was down is still sealed.
-      await this.startSession({ root, volumeKey: `folder:${root}`, mountToken: 'outbound-folder', channel: 'outboundFolders' }, mode);
+      // in it while the agent was down is still sealed. What is in it the first time is processed too.
+      await this.startSession({ root, volumeKey: `folder:${root}`, mountToken: 'outbound-folder', channel: 'outboundFolders', existingFiles: 'process' }, mode);
     }
   }
 

@@ -7,6 +7,11 @@ export interface WatchedArea {
   readonly volumeKey: string;
   readonly mountToken: string;
   readonly channel: JobChannel;
+  /**
+   * What files already there when watching first starts are: 'baseline' for a stick (they did not leave this
+   * PC and are left alone), 'process' for an outbound folder (whatever is in it leaves, so it is all sealed).
+   */
+  readonly existingFiles: 'baseline' | 'process';
   /** The stick's identity for the export log; absent for outbound folders. */
   readonly device?: ExportEvent['device'];
 }

@@ -54,6 +54,14 @@ export class VolumeRegistry {
     });
   }
 
+  /**
+   * A file the agent has dealt with (sealed, found sealed, allowed): as it is now, it is part of the baseline,
+   * so a restart on the same mount does not take it for new (and log it again).
+   */
+  acceptIntoBaseline(volumeKey: string, relPath: string, entry: BaselineEntry): void {
+    this.putBaseline.run(volumeKey, relPath, entry.size, entry.mtimeMs);
+  }
+
   markUnmounted(volumeKey: string): void {
     this.setUnmounted.run(this.now().toISOString(), volumeKey);
   }
