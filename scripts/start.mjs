@@ -81,7 +81,7 @@ if (!existsSync(join(agentDir, 'data', 'enrolment', 'identity.json'))) {
   writeFileSync(caFile, services.identity.ca.certificatePem);
   const { token } = await services.enrolment.createToken('npm-start', { zoneId: 'lgwan', validHours: 1 });
   // Asynchronous: the server answering the enrolment runs in this very process.
-  const enrol = spawn(process.execPath, [AGENT_BIN, 'enrol', '--config', agentConfig, '--server', server.url, '--token', token, '--ca-file', caFile], { stdio: 'inherit' });
+  const enrol = spawn(process.execPath, [AGENT_BIN, 'enrol', '--config', agentConfig, '--server', server.url, `--token=${token}`, '--ca-file', caFile], { stdio: 'inherit' });
   const code = await new Promise((done) => enrol.once('exit', done));
   if (code !== 0) {
     await server.close();

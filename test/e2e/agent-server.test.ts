@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { AgentDatabase, enrolAgent, EventOutbox, EventUploader, apiFor, loadEnrolment, type Logger } from '@exitseal/agent';
+import { Decrypter } from 'age-encryption';
 import { createSealer, X25519Identity, X25519Recipient } from '@exitseal/core';
 import { verifyBundle } from '@exitseal/core/policy';
 import { AgentProcess, readEvents } from './support/agent-process.js';
@@ -48,7 +49,7 @@ describe('agent with a real policy server', () => {
     await mkdir(dir);
     const configPath = await writeConfig(dir);
     const token = await server.enrolmentToken('lgwan');
-    const wrong = await agentCli(['enrol', '--config', configPath, '--server', server.url, '--token', token, '--ca-fingerprint', 'ab'.repeat(32)]);
+    const wrong = await agentCli(['enrol', '--config', configPath, '--server', server.url, `--token=${token}`, '--ca-fingerprint', 'ab'.repeat(32)]);
     assert.equal(wrong.code, 1, wrong.err);
     assert.match(wrong.err, /SERVER_NOT_TRUSTED/);
     assert.equal(await loadEnrolment(join(dir, 'data')), undefined, 'nothing stored');
@@ -58,7 +59,7 @@ describe('agent with a real policy server', () => {
     assert.match(missing.err, /--token TOKEN is required/);
     assert.match(missing.err, /--ca-fingerprint/);
 
-    const enrolled = await agentCli(['enrol', '--config', configPath, '--server', server.url, '--token', token, '--ca-fingerprint', caFingerprint]);
+    const enrolled = await agentCli(['enrol', '--config', configPath, '--server', server.url, `--token=${token}`, '--ca-fingerprint', caFingerprint]);
     assert.equal(enrolled.code, 0, enrolled.err);
     assert.match(enrolled.out, /enrolled as agent .* in zone lgwan .*policy fetched/);
     const dataDir = join(dir, 'data');
@@ -67,12 +68,12 @@ describe('agent with a real policy server', () => {
     assert.equal((await stat(join(dataDir, 'policy', 'bundle.json'))).mode & 0o777, 0o600, 'the cached bundle holds zone keys');
     assert.deepEqual([...(await bundleSecrets(dataDir)).keys()].sort(), ['internet', 'lgwan']);
 
-    const again = await agentCli(['enrol', '--config', configPath, '--server', server.url, '--token', token, '--ca-fingerprint', caFingerprint]);
+    const again = await agentCli(['enrol', '--config', configPath, '--server', server.url, `--token=${token}`, '--ca-fingerprint', caFingerprint]);
     assert.equal(again.code, 1);
     assert.match(again.err, /ALREADY_ENROLLED/);
     const otherDir = join(workspace.dir, 'enrol-reused');
     await mkdir(otherDir);
-    const reused = await agentCli(['enrol', '--config', await writeConfig(otherDir), '--server', server.url, '--token', token, '--ca-fingerprint', caFingerprint]);
+    const reused = await agentCli(['enrol', '--config', await writeConfig(otherDir), '--server', server.url, `--token=${token}`, '--ca-fingerprint', caFingerprint]);
     assert.equal(reused.code, 1);
     assert.match(reused.err, /ENROLMENT_TOKEN_USED/);
   });
@@ -83,7 +84,7 @@ describe('agent with a real policy server', () => {
     await mkdir(stick, { recursive: true });
     await writeFile(join(stick, 'already-there.txt'), 'brought from elsewhere');
     const configPath = await writeConfig(dir, { media: { pollIntervalMs: 100, settleMs: 100, declaredVolumes: [{ path: stick, kind: 'directory', label: 'KIOXIA', serial: 'SN-E2E-1' }] } });
-    const enrolled = await agentCli(['enrol', '--config', configPath, '--server', server.url, '--token', await server.enrolmentToken('lgwan'), '--ca-fingerprint', caFingerprint]);
+    const enrolled = await agentCli(['enrol', '--config', configPath, '--server', server.url, `--token=${await server.enrolmentToken('lgwan')}`, '--ca-fingerprint', caFingerprint]);
     assert.equal(enrolled.code, 0, enrolled.err);
     const dataDir = join(dir, 'data');
     const agentId = (await loadEnrolment(dataDir))?.agentId ?? '';
@@ -135,7 +136,7 @@ describe('agent with a real policy server', () => {
     await mkdir(stick, { recursive: true });
     await mkdir(inbox, { recursive: true });
     const configPath = await writeConfig(dir, { inboundFolders: [inbox], media: { pollIntervalMs: 100, settleMs: 100, declaredVolumes: [{ path: stick, kind: 'directory', serial: 'SN-E2E-2' }] } });
-    const enrolled = await agentCli(['enrol', '--config', configPath, '--server', server.url, '--token', await server.enrolmentToken('lgwan'), '--ca-fingerprint', caFingerprint]);
+    const enrolled = await agentCli(['enrol', '--config', configPath, '--server', server.url, `--token=${await server.enrolmentToken('lgwan')}`, '--ca-fingerprint', caFingerprint]);
     assert.equal(enrolled.code, 0, enrolled.err);
     const agentId = (await loadEnrolment(join(dir, 'data')))?.agentId ?? '';
 
@@ -202,6 +203,63 @@ describe('agent with a real policy server', () => {
       assert.equal(byFile.get('other.csv')?.action, 'sealed');
       assert.equal(byFile.get('copied-while-stopped.pptx')?.action, 'opened-on-import');
       assert.equal(stored.events.length, 4);
+    } finally {
+      api.close();
+      await agent.kill('SIGTERM');
+    }
+  });
+
+  test('approved decrypts: "this PC" opens the sealed file in place; an outside recipient gets a passphrase copy beside it that typage opens, the passphrase shown only to the requester', async () => {
+    const dir = join(workspace.dir, 'decrypts');
+    const inbox = join(dir, 'Documents');
+    await mkdir(inbox, { recursive: true });
+    const configPath = await writeConfig(dir, { inboundFolders: [inbox] });
+    const enrolled = await agentCli(['enrol', '--config', configPath, '--server', server.url, `--token=${await server.enrolmentToken('lgwan')}`, '--ca-fingerprint', caFingerprint]);
+    assert.equal(enrolled.code, 0, enrolled.err);
+    const agentId = (await loadEnrolment(join(dir, 'data')))?.agentId ?? '';
+
+    const mynumber = await enrolAgent({ dataDir: join(dir, 'mynumber-pc'), serverUrl: server.url, token: await server.enrolmentToken('mynumber'), caPem: (await server.certificateAuthority()).pem, hostname: 'PC-MN2', osName: 'Linux', agentVersion: '0.1.0' });
+    const mynumberApi = apiFor(mynumber);
+    const answer = await mynumberApi.bundle(undefined);
+    mynumberApi.close();
+    assert.ok(answer.changed);
+    const mynumberRecipient = X25519Recipient.parse(verifyBundle(answer.signedBundle, mynumber.verifyKey).sealTo.recipient);
+    const sealed = (text: string) => {
+      const sealer = createSealer({ recipients: [mynumberRecipient], meta: { zoneId: 'mynumber', keyVersion: 1 } });
+      return Buffer.concat([sealer.header, ...sealer.encryptor.push(Buffer.from(text)), ...sealer.encryptor.finish()]);
+    };
+    await writeFile(join(inbox, 'tax-list.xlsx'), sealed('tax list for this PC'));
+    const forPartner = sealed('records for the partner office');
+    await writeFile(join(inbox, 'partner.docx'), forPartner);
+
+    const agent = await AgentProcess.start(configPath);
+    const api = await LocalApiClient.connect(join(dir, 'api', String(process.getuid?.() ?? 0), 'agent.sock'));
+    try {
+      await waitUntil('both files listed as locked', async () => (await api.call<unknown[]>('lockedFiles')).length === 2, 30_000, agent);
+      const here = await api.call<{ id: string }>('submitDecrypt', { path: join(inbox, 'tax-list.xlsx'), reason: 'tax office', purpose: 'this-pc' });
+      const outside = await api.call<{ id: string }>('submitDecrypt', { path: join(inbox, 'partner.docx'), reason: 'partner office needs it', purpose: 'outside-recipient' });
+      const approver = await server.person('approver1');
+      for (const id of [here.id, outside.id]) await approver.call('POST', `/api/v1/requests/${id}/decision`, { decision: 'approve', reason: 'ok' });
+
+      await waitUntil('the this-PC decrypt to open the file', async () => (await readFile(join(inbox, 'tax-list.xlsx'), 'utf8')) === 'tax list for this PC', 30_000, agent);
+      type Mine = { id: string; status: string; recipientCopy: { path: string; passphrase: string } | null };
+      let copy: Mine['recipientCopy'] = null;
+      await waitUntil('the recipient copy', async () => (copy = (await api.call<Mine[]>('myRequests')).find((request) => request.id === outside.id)?.recipientCopy ?? null) !== null, 60_000, agent);
+      const written = copy as unknown as { path: string; passphrase: string };
+      assert.equal(written.path, join(inbox, 'partner.docx.age'));
+      assert.deepEqual(await readFile(join(inbox, 'partner.docx')), forPartner, 'the sealed original is kept as it was');
+      const decrypter = new Decrypter();
+      decrypter.addPassphrase(written.passphrase);
+      assert.equal(Buffer.from(await decrypter.decrypt(await readFile(written.path))).toString(), 'records for the partner office', 'an independent age implementation opens the copy with the passphrase');
+      assert.ok(!agent.lines.some((line) => JSON.stringify(line).includes(written.passphrase)), 'the passphrase never reaches the log');
+      assert.deepEqual((await api.call<{ path: string }[]>('lockedFiles')).map((entry) => entry.path), [join(inbox, 'partner.docx')], 'the opened file is no longer listed');
+
+      let stored: { events: { fileName: string; action: string; reason: string }[] } = { events: [] };
+      await waitUntil('the events at the server', async () => {
+        stored = await auditor.call('GET', `/api/v1/events?agentId=${agentId}&limit=100`);
+        return stored.events.length >= 2;
+      }, 30_000, agent);
+      assert.deepEqual(stored.events.map((event) => [event.fileName, event.action]).sort(), [['partner.docx', 'decrypt-approved'], ['tax-list.xlsx', 'decrypt-approved']]);
     } finally {
       api.close();
       await agent.kill('SIGTERM');

@@ -12,6 +12,7 @@ export type FileOperationErrorCode =
   | 'PERMISSION_DENIED'
   | 'NOT_A_FILE'
   | 'TARGET_EXISTS'
+  | 'RECIPIENT_HEADER_INVALID' // the server's header for an outside recipient is not one scrypt stanza
   | 'IO_FAILED';
 
 export class FileOperationError extends ExitSealError {

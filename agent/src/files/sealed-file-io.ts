@@ -9,6 +9,8 @@ import {
   looksArmored,
   openStream,
   describeHeader,
+  parseHeader,
+  PassphraseIdentity,
   inspect,
   MAX_HEADER_BYTES,
   PayloadDecryptor,
@@ -395,6 +397,54 @@ export async function writeRecipientCopy(
       { mode: 0o600 },
     );
     return { passphrase: copy.passphrase, inspection };
+  } finally {
+    await closeQuietly(source.handle);
+  }
+}
+
+/**
+ * Writes an outside recipient's copy from a header the policy server made (one scrypt stanza wrapping this
+ * file's key, under `passphrase`) and the unchanged payload of the sealed file. The agent holds no key to
+ * this file: the passphrase unlocks the new header, and the payload is authenticated under that key on the
+ * way, so a header for another file, or a damaged payload, never produces a copy.
+ */
+export async function writeRecipientCopyFromHeader(inputPath: string, target: FileTarget, recipientHeader: Buffer, passphrase: string): Promise<Inspection> {
+  if (target.outputPath === inputPath) {
+    throw new FileOperationError('TARGET_EXISTS', 'a recipient copy must go to another path; the sealed original is kept', { kind: 'client' });
+  }
+  let newHeader;
+  try {
+    newHeader = parseHeader(recipientHeader);
+  } catch (error) {
+    throw new FileOperationError('RECIPIENT_HEADER_INVALID', 'the recipient header from the server is not an age header', { cause: error });
+  }
+  if (newHeader.length !== recipientHeader.length || newHeader.stanzas.length !== 1 || newHeader.stanzas[0]?.type !== 'scrypt') {
+    throw new FileOperationError('RECIPIENT_HEADER_INVALID', 'the recipient header must be exactly one scrypt stanza');
+  }
+  const fileKey = await unlockHeader(newHeader, [new PassphraseIdentity(passphrase)]);
+  await refuseExisting(target.outputPath, target.overwrite === true);
+  const source = await openForReading(inputPath);
+  try {
+    const { header } = await readHeaderFrom(source.handle, inputPath);
+    const inspection = describeHeader(header);
+    const verifier = new PayloadDecryptor(fileKey);
+    try {
+      await writeFileAtomically(
+        target.outputPath,
+        async (out) => {
+          await writeAll(out, [recipientHeader]);
+          await pumpBlocks(source.handle, header.length, out, (block) => {
+            verifier.push(block);
+            return [Buffer.from(block)];
+          });
+          verifier.finish();
+        },
+        { mode: 0o600 },
+      );
+    } catch (error) {
+      throw toFileOperationError(error, inputPath);
+    }
+    return inspection;
   } finally {
     await closeQuietly(source.handle);
   }

@@ -3,7 +3,7 @@ import { basename, isAbsolute } from 'node:path';
 import { ExitSealError, inspect, MAX_HEADER_BYTES } from '@exitseal/core';
 import { verifyReleaseToken, type VerifyKey } from '@exitseal/core/policy';
 import type { RequestOutcome } from '@exitseal/core/wire';
-import { openFile } from '../files/sealed-file-io.js';
+import { openFile, writeRecipientCopyFromHeader } from '../files/sealed-file-io.js';
 import { errorFields, type Logger } from '../logging/logger.js';
 import type { UserNotifier } from '../sealing/notifier.js';
 import type { PolicyServerApi } from '../server/policy-server-api.js';
@@ -161,7 +161,41 @@ export class RequestService {
       notifier.notify('opened', `${request.fileName} was opened after your request was approved`, [request.path], request.osUser);
       return;
     }
+    if (request.kind === 'decrypt' && outcome.recipientHeader !== undefined && outcome.passphrase !== undefined) {
+      await this.writeRecipientCopy(request, Buffer.from(outcome.recipientHeader, 'base64'), outcome.passphrase);
+      return;
+    }
     notifier.notify('request-decided', `${request.fileName}: your ${request.kind} request was approved; see the approval mail for what to do next`, [request.path], request.osUser);
+  }
+
+  /**
+   * An approved decrypt for an outside recipient: a copy beside the sealed file ("name.ext.age", or
+   * "name.ext (2).age" if that is taken) that any age tool opens with the passphrase. The passphrase is
+   * kept for the requester's eyes only (local API, their own requests); it never reaches the log.
+   */
+  private async writeRecipientCopy(request: StoredRequest, recipientHeader: Buffer, passphrase: string): Promise<void> {
+    let outputPath = `${request.path}.age`;
+    for (let n = 2; await stat(outputPath).then(() => true, () => false); n++) outputPath = `${request.path} (${n}).age`;
+    const inspection = await writeRecipientCopyFromHeader(request.path, { outputPath }, recipientHeader, passphrase);
+    const size = (await stat(outputPath)).size;
+    this.deps.db.transaction(() => {
+      this.deps.store.setRecipientCopy(request.id, outputPath, passphrase);
+      this.deps.outbox.append({
+        host: this.deps.host,
+        osUser: request.osUser,
+        zoneId: this.deps.zoneId(),
+        channel: 'removableMedia',
+        fileName: request.fileName,
+        mediaPath: outputPath.slice(0, 4096),
+        size,
+        fileId: inspection.meta?.fileId,
+        keyVersion: inspection.meta?.keyVersion,
+        action: 'decrypt-approved',
+        reason: `decrypt request ${request.id} approved for an outside recipient: passphrase copy written`,
+      });
+    });
+    this.deps.logger.info('outside-recipient copy written', { request: request.id, copy: outputPath });
+    this.deps.notifier.notify('request-decided', `${request.fileName}: a copy for the outside recipient is at ${outputPath}; its passphrase is in your requests list (send it separately)`, [outputPath], request.osUser);
   }
 
   private mine(caller: Caller, id: string): StoredRequest {

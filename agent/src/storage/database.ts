@@ -90,6 +90,10 @@ const MIGRATIONS: readonly string[] = [
      seen_at TEXT NOT NULL
    );
    CREATE INDEX locked_files_user ON locked_files (os_user);`,
+  // An approved outside-recipient decrypt: where the copy was written and the passphrase that opens it,
+  // shown to the requester (only) through the local API.
+  `ALTER TABLE requests ADD COLUMN recipient_copy_path TEXT;
+   ALTER TABLE requests ADD COLUMN recipient_passphrase TEXT;`,
 ];
 
 export class AgentDatabase {

@@ -12,6 +12,8 @@ export interface StoredRequest {
   readonly status: string;
   readonly decisionReason: string | null;
   readonly createdAt: string;
+  /** An approved decrypt for an outside recipient: the copy to hand over, and the passphrase to send separately. */
+  readonly recipientCopy: { readonly path: string; readonly passphrase: string } | null;
 }
 
 /** A verified release token, kept until it expires. */
@@ -44,6 +46,8 @@ interface RequestRow {
   status: string;
   decision_reason: string | null;
   created_at: string;
+  recipient_copy_path: string | null;
+  recipient_passphrase: string | null;
 }
 
 /**
@@ -53,6 +57,7 @@ interface RequestRow {
 export class RequestStore {
   private readonly insertRequest: SqlStatement;
   private readonly updateStatus: SqlStatement;
+  private readonly updateRecipientCopy: SqlStatement;
   private readonly requestsOf: SqlStatement;
   private readonly pendingRows: SqlStatement;
   private readonly putToken: SqlStatement;
@@ -70,6 +75,7 @@ export class RequestStore {
       `INSERT INTO requests (id, kind, os_user, file_name, path, sha256, reason, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.updateStatus = db.prepare('UPDATE requests SET status = ?, decision_reason = ?, updated_at = ? WHERE id = ?');
+    this.updateRecipientCopy = db.prepare('UPDATE requests SET recipient_copy_path = ?, recipient_passphrase = ?, updated_at = ? WHERE id = ?');
     this.requestsOf = db.prepare('SELECT * FROM requests WHERE os_user = ? ORDER BY created_at DESC LIMIT ?');
     this.pendingRows = db.prepare(`SELECT * FROM requests WHERE status = 'pending' ORDER BY created_at`);
     this.putToken = db.prepare('INSERT OR REPLACE INTO release_tokens (request_id, os_user, sha256, file_name, token, expires_at) VALUES (?, ?, ?, ?, ?, ?)');
@@ -80,13 +86,17 @@ export class RequestStore {
     this.lockedByPath = db.prepare('SELECT path, os_user, zone_id, file_id, seen_at FROM locked_files WHERE path = ?');
   }
 
-  addRequest(request: Omit<StoredRequest, 'createdAt' | 'decisionReason'>): void {
+  addRequest(request: Omit<StoredRequest, 'createdAt' | 'decisionReason' | 'recipientCopy'>): void {
     const stamp = this.now().toISOString();
     this.insertRequest.run(request.id, request.kind, request.osUser, request.fileName, request.path, request.sha256, request.reason, request.status, stamp, stamp);
   }
 
   setStatus(id: string, status: string, decisionReason: string | undefined): void {
     this.updateStatus.run(status, decisionReason ?? null, this.now().toISOString(), id);
+  }
+
+  setRecipientCopy(id: string, path: string, passphrase: string): void {
+    this.updateRecipientCopy.run(path, passphrase, this.now().toISOString(), id);
   }
 
   requestsFor(osUser: string, limit = 100): StoredRequest[] {
@@ -147,5 +157,6 @@ function toRequest(row: RequestRow): StoredRequest {
     status: row.status,
     decisionReason: row.decision_reason,
     createdAt: row.created_at,
+    recipientCopy: row.recipient_copy_path !== null && row.recipient_passphrase !== null ? { path: row.recipient_copy_path, passphrase: row.recipient_passphrase } : null,
   };
 }

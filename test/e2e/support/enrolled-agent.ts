@@ -48,7 +48,7 @@ export async function bundleSecrets(dataDir: string): Promise<Map<string, string
 export async function enrolByCli(server: PolicyServerProcess, configPath: string, dataDir: string, zoneId: string, identityFile: string): Promise<void> {
   const token = await server.enrolmentToken(zoneId);
   const { fingerprint } = await server.certificateAuthority();
-  const enrolled = await agentCli(['enrol', '--config', configPath, '--server', server.url, '--token', token, '--ca-fingerprint', fingerprint]);
+  const enrolled = await agentCli(['enrol', '--config', configPath, '--server', server.url, `--token=${token}`, '--ca-fingerprint', fingerprint]);
   if (enrolled.code !== 0) throw new Error(`exitseal-agent enrol failed (${enrolled.code}): ${enrolled.err}`);
   const secret = (await bundleSecrets(dataDir)).get(zoneId);
   if (!secret) throw new Error(`the bundle holds no identity for zone ${zoneId}`);
