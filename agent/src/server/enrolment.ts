@@ -5,7 +5,6 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { ExitSealError } from '@exitseal/core';
 import { VerifyKey } from '@exitseal/core/policy';
-import { createCertificateRequest } from './certificate-request.js';
 import { fetchPinnedCertificateAuthority, HttpsTransport, ServerNotTrustedError } from './https-transport.js';
 import { PolicyServerApi } from './policy-server-api.js';
 
@@ -110,6 +109,9 @@ export async function enrolAgent(options: EnrolOptions): Promise<Enrolment> {
   if (options.caPem !== undefined) caPem = options.caPem;
   else if (options.caFingerprint !== undefined) caPem = await fetchPinnedCertificateAuthority(options.serverUrl, options.caFingerprint);
   else throw new EnrolmentError('CA_REQUIRED', 'give the server CA: --ca-file FILE or --ca-fingerprint SHA256');
+  // node-forge is loaded only here: it adds ~11 MiB to a process that otherwise never needs it (measured),
+  // and the running service is meant for low-spec PCs.
+  const { createCertificateRequest } = await import('./certificate-request.js');
   const request = createCertificateRequest(options.hostname);
   const api = new PolicyServerApi(new HttpsTransport({ baseUrl: options.serverUrl, caPem }));
   let response;
