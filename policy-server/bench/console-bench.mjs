@@ -163,6 +163,11 @@ async function main() {
       ['user', { osUser: 'user42' }],
       ['zone + one day, 30 days back', { zoneId: 'lgwan', from: day(30), to: day(30) }],
       ['action blocked + host', { action: 'blocked', host: 'PC-0042' }],
+      ['device label', { deviceLabel: 'USB-7' }],
+      ['sorted by size, largest first', { sort: 'size', order: 'desc' }],
+      ['zone sorted by file name', { zoneId: 'lgwan', sort: 'fileName', order: 'asc' }],
+      ['one day sorted by user', { from: day(3), to: day(3), sort: 'osUser', order: 'asc' }],
+      ['oldest first by time', { sort: 'occurredAt', order: 'asc' }],
     ];
     const apiQuery = (filter) => {
       const q = new URLSearchParams({ ...filter, limit: '50' });

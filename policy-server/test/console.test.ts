@@ -299,6 +299,32 @@ describe('admin console in Chromium', { skip: SKIP }, () => {
     assert.equal(zones.zones.find((z) => z.zone.id === 'lgwan')?.zone.name, 'LGWAN接続系');
   });
 
+  it('auditor filters the export log by device label and sorts it by size both ways from the column heading', async () => {
+    const page = await signedInPage('auditor1');
+    await page.click('a[href="#/log"]');
+    await page.waitForSelector('table.log tbody tr');
+    await page.fill('#f-deviceLabel', DEVICE_B.label);
+    await page.click('.filters button[type=submit]');
+    const perDayB = PER_DAY.b;
+    await until('the label filter is applied', async () => page.url().includes('deviceLabel') && (await page.locator('table.log tbody tr').count()) === DAYS.length * perDayB);
+    assert.equal(await page.getAttribute('th[data-sort=size]', 'aria-sort'), 'none');
+    // Device B's exports are numbers PER_DAY.a.. of each day, their size growing with the day and the number.
+    const bySize = DAYS.flatMap((day) => Array.from({ length: perDayB }, (_, i) => `報告書_${day}_${PER_DAY.a + i}.docx`));
+    const fileNames = () => page.locator('table.log tbody tr td:nth-child(7)').allTextContents();
+
+    await page.click('th[data-sort=size] button');
+    await until('sorted by size, largest first', async () => (await page.getAttribute('th[data-sort=size]', 'aria-sort')) === 'descending' && (await page.locator('table.log[aria-busy=true]').count()) === 0);
+    assert.deepEqual(await fileNames(), [...bySize].reverse());
+    assert.ok(page.url().includes('deviceLabel'), 'sorting keeps the filter');
+    await screenshot(page, '08b-export-log-label-sorted');
+
+    await page.click('th[data-sort=size] button');
+    await until('sorted by size, smallest first', async () => (await page.getAttribute('th[data-sort=size]', 'aria-sort')) === 'ascending' && (await page.locator('table.log[aria-busy=true]').count()) === 0);
+    assert.deepEqual(await fileNames(), bySize);
+    assert.equal(await page.getAttribute('th[data-sort=occurredAt]', 'aria-sort'), 'none');
+    for (const row of await page.locator('table.log tbody tr').allTextContents()) assert.ok(row.includes(DEVICE_B.label), row);
+  });
+
   it('switches the language to English and back, and the choice survives a reload', async () => {
     const page = await signedInPage('auditor1');
     await page.click('a[href="#/log"]');

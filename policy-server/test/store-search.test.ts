@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { MasterKey } from '../src/crypto/masterKey.js';
 import { LogChain } from '../src/services/chain.js';
 import { SqliteStore } from '../src/storage/sqlite.js';
-import type { AgentRecord, EventFilter, EventRow, Store } from '../src/storage/store.js';
+import { EVENT_SORT_KEYS, type AgentRecord, type EventFilter, type EventRow, type EventSortKey, type Store } from '../src/storage/store.js';
 import { tempDir } from './helpers/fixture.js';
 
 type NewEvent = Parameters<Store['events']['appendBatch']>[2][number];
@@ -36,6 +36,7 @@ function matches(row: EventRow, filter: Omit<EventFilter, 'limit' | 'beforeSeq'>
     (filter.host === undefined || row.host === filter.host) &&
     (filter.sha256 === undefined || row.sha256 === filter.sha256) &&
     (filter.deviceSerial === undefined || row.deviceSerial === filter.deviceSerial) &&
+    (filter.deviceLabel === undefined || row.deviceLabel === filter.deviceLabel) &&
     (filter.fileNamePrefix === undefined || row.fileName.startsWith(filter.fileNamePrefix)) &&
     (filter.from === undefined || row.occurredAt >= filter.from) &&
     (filter.to === undefined || row.occurredAt < filter.to)
@@ -80,11 +81,12 @@ describe('export-log search over a log larger than the newest-rows stretch', () 
           deviceVendorId: '0781',
           deviceProductId: '5581',
           deviceSerial: `SN${Math.floor(random() * 200)}`,
-          deviceLabel: 'USB',
+          deviceLabel: random() < 0.5 ? 'USB' : `KEIRI-${Math.floor(random() * 20)}`,
           deviceMount: 'E:\\',
           fileName: `report-${Math.floor(random() * 1000)}.xlsx`,
           mediaPath: null,
-          size: done,
+          // Few distinct sizes, so the sort by size has many ties for seq to break.
+          size: Math.floor(random() * 300) * 1000,
           sha256: null,
           fileId: null,
           keyVersion: 1,
@@ -119,6 +121,8 @@ describe('export-log search over a log larger than the newest-rows stretch', () 
     ['one agent, sealed', () => ({ agentId: agents[1]?.id, action: 'sealed' })],
     ['a file-name prefix in one zone', () => ({ fileNamePrefix: 'report-12', zoneId: 'mynumber' })],
     ['a device in a range, blocked', () => ({ deviceSerial: 'SN7', action: 'blocked', from: day(0), to: day(250) })],
+    ['a device label', () => ({ deviceLabel: 'KEIRI-3' })],
+    ['a common device label in one zone', () => ({ deviceLabel: 'USB', zoneId: 'lgwan' })],
   ];
 
   for (const [name, make] of filters) {
@@ -138,5 +142,47 @@ describe('export-log search over a log larger than the newest-rows stretch', () 
         assert.deepEqual(got, expected, `limit ${limit}`);
       }
     });
+  }
+
+  /** The order SQLite's BINARY collation and numeric comparison give (ASCII data, so code-unit order agrees). */
+  function sortValue(row: EventRow, key: EventSortKey): string | number {
+    return row[key];
+  }
+
+  const sortedFilters: [string, () => Omit<EventFilter, 'limit' | 'beforeSeq'>][] = [
+    ['no filter', () => ({})],
+    ['an old fortnight (few rows: sorted in memory)', () => ({ from: day(20), to: day(34) })],
+    ['most of the log by time (many rows: the sort index walked)', () => ({ from: day(5) })],
+    ['a device label in one zone', () => ({ deviceLabel: 'KEIRI-3', zoneId: 'internet' })],
+    ['one user', () => ({ osUser: 'user7' })],
+    ['a file-name prefix, blocked', () => ({ fileNamePrefix: 'report-1', action: 'blocked' })],
+  ];
+  for (const key of EVENT_SORT_KEYS) {
+    for (const descending of [false, true]) {
+      for (const [name, make] of sortedFilters) {
+        it(`pages exactly through ${key} ${descending ? 'descending' : 'ascending'}: ${name}`, async () => {
+          const filter = make();
+          const sign = descending ? -1 : 1;
+          const expected = all
+            .filter((row) => matches(row, filter))
+            .sort((x, y) => {
+              const a = sortValue(x, key);
+              const b = sortValue(y, key);
+              return sign * (a < b ? -1 : a > b ? 1 : x.seq - y.seq);
+            })
+            .map((row) => row.seq);
+          const got: number[] = [];
+          let after: { value: string | number; seq: number } | undefined;
+          for (let page = 0; page < EVENTS; page++) {
+            const rows = await store.events.query({ ...filter, sort: { key, descending }, ...(after ? { after } : {}), limit: 97 });
+            got.push(...rows.map((r) => r.seq));
+            const last = rows[rows.length - 1];
+            if (rows.length < 97 || last === undefined) break;
+            after = { value: sortValue(last, key), seq: last.seq };
+          }
+          assert.deepEqual(got, expected);
+        });
+      }
+    }
   }
 });

@@ -1,6 +1,6 @@
 import { computeEventHash, type EventBatch, type EventBatchResult } from '@exitseal/core/wire';
 import { badRequest } from '../errors.js';
-import type { AgentRecord, EventFilter, EventRow, Store } from '../storage/store.js';
+import type { AgentRecord, EventFilter, EventRow, EventSortCursor, EventSortKey, Store } from '../storage/store.js';
 import type { ChainReport, LogChain } from './chain.js';
 import type { Clock } from './clock.js';
 
@@ -11,8 +11,27 @@ export interface EventSink {
 
 export interface EventPage {
   readonly events: EventRow[];
-  /** Pass as `before` to get the next (older) page; absent on the last page. */
+  /** Default order: pass as `before` to get the next (older) page; absent on the last page. */
   readonly nextCursor?: number;
+  /** Sorted search: pass as `after` to get the next page; absent on the last page. */
+  readonly nextAfter?: string;
+}
+
+/** A sorted page's cursor as the API carries it: "<seq>:<sort value>" (the value may hold anything, seq is digits). */
+export function formatSortCursor(row: EventRow, key: EventSortKey): string {
+  return `${row.seq}:${row[key]}`;
+}
+
+export function parseSortCursor(text: string, key: EventSortKey): EventSortCursor {
+  const match = /^([0-9]{1,15}):(.*)$/s.exec(text);
+  if (match === null) throw badRequest('CURSOR_INVALID', 'after must be the nextAfter of a previous page');
+  const seq = Number(match[1]);
+  const raw = match[2] as string;
+  if (key === 'seq' || key === 'size') {
+    if (!/^[0-9]{1,15}$/.test(raw)) throw badRequest('CURSOR_INVALID', `after does not fit the sort by ${key}`);
+    return { seq, value: Number(raw) };
+  }
+  return { seq, value: raw };
 }
 
 /** Export-log ingestion (idempotent by event id, chained), search and verification. */
@@ -64,7 +83,8 @@ export class EventService {
   async search(filter: EventFilter): Promise<EventPage> {
     const events = await this.store.events.query(filter);
     const last = events[events.length - 1];
-    return events.length === filter.limit && last !== undefined ? { events, nextCursor: last.seq } : { events };
+    if (events.length < filter.limit || last === undefined) return { events };
+    return filter.sort === undefined ? { events, nextCursor: last.seq } : { events, nextAfter: formatSortCursor(last, filter.sort.key) };
   }
 
   verify(): Promise<ChainReport> {

@@ -13,6 +13,7 @@ import type {
   EnrolmentTokenRecord,
   EventFilter,
   EventRow,
+  EventSortKey,
   RequestRecord,
   RequestStatus,
   Role,
@@ -76,6 +77,12 @@ const MIGRATIONS: readonly string[] = [
   // SQLite (without statistics) preferred it over a selective filter's index. One index less per insert.
   `
   DROP INDEX export_events_zone;
+  `,
+  // The console filters by device label and sorts by size: each needs a (column, seq) index to page by keyset
+  // over millions of rows (time, file name and user already have theirs).
+  `
+  CREATE INDEX export_events_device_label ON export_events (device_label, seq);
+  CREATE INDEX export_events_size ON export_events (size, seq);
   `,
 ];
 
@@ -179,7 +186,7 @@ function toTokenRecord(r: Row): EnrolmentTokenRecord {
 }
 
 /** Filters with an index of their own that picks out few rows (unlike zone, channel or action). */
-const SELECTIVE_FILTERS: readonly (keyof EventFilter)[] = ['agentId', 'osUser', 'host', 'sha256', 'fileNamePrefix', 'deviceSerial'];
+const SELECTIVE_FILTERS: readonly (keyof EventFilter)[] = ['agentId', 'osUser', 'host', 'sha256', 'fileNamePrefix', 'deviceSerial', 'deviceLabel'];
 /** Filters that match a large share of the log; only action keeps an index (for its rare values, e.g. released). */
 const COARSE_FILTERS: readonly (keyof EventFilter)[] = ['zoneId', 'channel', 'action'];
 /** A time-range search first reads back through at least this many of the newest rows... */
@@ -196,7 +203,22 @@ const EVENT_FILTER_COLUMNS: readonly [keyof EventFilter, string][] = [
   ['host', 'host'],
   ['sha256', 'sha256'],
   ['deviceSerial', 'device_serial'],
+  ['deviceLabel', 'device_label'],
 ];
+
+/** Each sort key's column and the index that holds it in order (seq last); seq is the table's own order. */
+const SORT_COLUMNS: Readonly<Record<EventSortKey, { readonly column: string; readonly index: string | null; readonly filteredBy: readonly (keyof EventFilter)[] }>> = {
+  seq: { column: 'seq', index: null, filteredBy: [] },
+  occurredAt: { column: 'occurred_at', index: 'export_events_occurred', filteredBy: ['from', 'to'] },
+  fileName: { column: 'file_name', index: 'export_events_file_name', filteredBy: ['fileNamePrefix'] },
+  size: { column: 'size', index: 'export_events_size', filteredBy: [] },
+  osUser: { column: 'os_user', index: 'export_events_user', filteredBy: ['osUser'] },
+};
+/**
+ * A sorted read whose filters match at most this many rows sorts just those rows; with more it walks the sort
+ * column's index and checks the filters row by row. Counting up to this bound reads at most this many index entries.
+ */
+const SORT_IN_MEMORY_MAX_ROWS = 20_000;
 
 /** Opens one connection with the settings every connection of the store uses (WAL: readers never wait on the writer). */
 function openConnection(path: string, cacheMegabytes: number): Database.Database {
@@ -699,6 +721,42 @@ export class SqliteStore implements Store {
     ];
   }
 
+  /**
+   * Any order other than the default (seq, newest first), paged by keyset on (sort column, seq). Filters that
+   * leave few rows (a selective filter's index or a time range, counted up to a bound) are read through their
+   * own index and sorted; otherwise the sort column's index is walked in order and each row checked, which
+   * stops as soon as the page is full. A filter on the sort column itself is a range of that index: walked.
+   */
+  private querySorted(filter: EventFilter, sort: { key: EventSortKey; descending: boolean }): EventRow[] {
+    const { column, index, filteredBy } = SORT_COLUMNS[sort.key];
+    const direction = sort.descending ? 'DESC' : 'ASC';
+    const selective = SELECTIVE_FILTERS.some((key) => filter[key] !== undefined);
+    const narrowed = selective || filter.from !== undefined || filter.to !== undefined;
+    const onSortColumn = filteredBy.some((key) => filter[key] !== undefined);
+    const planned = SqliteStore.conditions(filter, { time: true, coarse: !selective });
+    let sortFew = false;
+    if (narrowed && !onSortColumn) {
+      const { n } = this.statement(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM export_events WHERE ${planned.where.join(' AND ')} LIMIT @bound)`).get({
+        ...planned.params,
+        bound: SORT_IN_MEMORY_MAX_ROWS + 1,
+      }) as Row;
+      sortFew = Number(n) <= SORT_IN_MEMORY_MAX_ROWS;
+    }
+    // Sorting the few rows: unary plus keeps the sort and cursor terms from steering SQLite to the sort index.
+    // Walking: INDEXED BY holds SQLite to the sort index (seq order is the table itself: NOT INDEXED).
+    const term = (name: string) => (sortFew ? `+${name}` : name);
+    const where = [...planned.where];
+    const params = { ...planned.params };
+    if (filter.after !== undefined) {
+      where.push(`(${term(column)}, ${term('seq')}) ${sort.descending ? '<' : '>'} (@afterValue, @afterSeq)`);
+      params.afterValue = filter.after.value;
+      params.afterSeq = filter.after.seq;
+    }
+    const source = sortFew ? 'export_events' : `export_events ${index === null ? 'NOT INDEXED' : `INDEXED BY ${index}`}`;
+    const whereSql = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    return this.rows(`SELECT * FROM ${source} ${whereSql} ORDER BY ${term(column)} ${direction}, ${term('seq')} ${direction} LIMIT @limit`, params);
+  }
+
   /** Each SQL text is prepared once: preparing costs more than running most of these statements. */
   private statement(sql: string): Database.Statement {
     let prepared = this.statements.get(sql);
@@ -830,9 +888,12 @@ export class SqliteStore implements Store {
     appendBatch: (agentId: string, receivedAt: string, events: readonly NewEvent[], link: ChainLink<EventRow>) => this.appender.append(agentId, receivedAt, events, link),
     query: (filter: EventFilter) =>
       settle(() => {
+        if (filter.sort !== undefined && (filter.sort.key !== 'seq' || !filter.sort.descending)) return this.querySorted(filter, filter.sort);
+        // Newest first, asked for explicitly: its keyset cursor is just the seq.
+        const newestFirst = filter.after === undefined ? filter : { ...filter, beforeSeq: Math.min(filter.after.seq, filter.beforeSeq ?? Infinity) };
         const timeRange = filter.from !== undefined || filter.to !== undefined;
-        if (!timeRange || SELECTIVE_FILTERS.some((key) => filter[key] !== undefined)) return this.queryByPlanner(filter);
-        return this.queryTimeRange(filter);
+        if (!timeRange || SELECTIVE_FILTERS.some((key) => filter[key] !== undefined)) return this.queryByPlanner(newestFirst);
+        return this.queryTimeRange(newestFirst);
       }),
     scan: (afterSeq: number, limit: number) =>
       settle(() =>

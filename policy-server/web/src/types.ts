@@ -32,6 +32,7 @@ export interface EventRow {
 export interface EventPage {
   readonly events: EventRow[];
   readonly nextCursor?: number;
+  readonly nextAfter?: string;
 }
 
 export type LinkCheck = 'ok' | 'broken' | 'missing' | 'none';

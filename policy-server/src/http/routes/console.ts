@@ -30,6 +30,7 @@ const CsvQuery = Type.Object(
     sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
     fileName: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'prefix of the file name' })),
     deviceSerial: Type.Optional(Type.String({ maxLength: 128 })),
+    deviceLabel: Type.Optional(Type.String({ maxLength: 128 })),
     from: Type.Optional(Timestamp),
     to: Type.Optional(Timestamp),
   },
@@ -56,6 +57,7 @@ function filterOf(q: CsvQuery): Omit<EventFilter, 'limit' | 'beforeSeq'> {
     sha256: q.sha256,
     fileNamePrefix: q.fileName,
     deviceSerial: q.deviceSerial,
+    deviceLabel: q.deviceLabel,
     from: isoOrThrow(q.from, 'from'),
     to: isoOrThrow(q.to, 'to'),
   };

@@ -6,11 +6,11 @@ import { badRequest } from '../../errors.js';
 import { clearedSessionCookie, noStore, sessionCookie, type RequestAuthenticator } from '../auth.js';
 import type { AuditService } from '../../services/audit.js';
 import type { EnrolmentService } from '../../services/enrolment.js';
-import type { EventService } from '../../services/events.js';
+import { parseSortCursor, type EventService } from '../../services/events.js';
 import type { RequestService } from '../../services/requests.js';
 import type { UserService } from '../../services/users.js';
 import type { ZoneService } from '../../services/zones.js';
-import { ROLES, type EventFilter } from '../../storage/store.js';
+import { EVENT_SORT_KEYS, ROLES, type EventFilter } from '../../storage/store.js';
 
 export interface PeopleRouteServices {
   readonly auth: RequestAuthenticator;
@@ -54,9 +54,13 @@ const EventQuery = Type.Object(
     sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
     fileName: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'prefix of the file name' })),
     deviceSerial: Type.Optional(Type.String({ maxLength: 128 })),
+    deviceLabel: Type.Optional(Type.String({ maxLength: 128 })),
     from: Type.Optional(Timestamp),
     to: Type.Optional(Timestamp),
     before: Type.Optional(Digits),
+    sort: Type.Optional(Type.Union(EVENT_SORT_KEYS.map((k) => Type.Literal(k)), { description: 'absent: seq (arrival), newest first' })),
+    order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
+    after: Type.Optional(Type.String({ maxLength: 1100, description: 'nextAfter of the previous page of a sorted search' })),
     limit: Type.Optional(Digits),
   },
   { additionalProperties: false },
@@ -191,7 +195,13 @@ export function peopleRoutes(s: PeopleRouteServices) {
 
     app.get<{ Querystring: EventQuery }>(
       '/api/v1/events',
-      { schema: { tags: ['log'], summary: 'Search the export log, newest first; page with the returned nextCursor as "before"', querystring: EventQuery } },
+      {
+        schema: {
+          tags: ['log'],
+          summary: 'Search the export log, newest first by default (page with nextCursor as "before"), or sorted by sort/order (page with nextAfter as "after")',
+          querystring: EventQuery,
+        },
+      },
       async (request) => {
         await s.auth.person(request, ['auditor', 'admin']);
         const q = request.query;
@@ -205,11 +215,15 @@ export function peopleRoutes(s: PeopleRouteServices) {
           sha256: q.sha256,
           fileNamePrefix: q.fileName,
           deviceSerial: q.deviceSerial,
+          deviceLabel: q.deviceLabel,
           from: isoOrThrow(q.from, 'from'),
           to: isoOrThrow(q.to, 'to'),
           beforeSeq: q.before === undefined ? undefined : Number(q.before),
+          sort: q.sort === undefined && q.order === undefined ? undefined : { key: q.sort ?? 'seq', descending: q.order !== 'asc' },
+          after: q.after === undefined ? undefined : parseSortCursor(q.after, q.sort ?? 'seq'),
           limit: pageLimit(q.limit, 100, 1000),
         };
+        if (filter.after !== undefined && filter.beforeSeq !== undefined) throw badRequest('CURSOR_INVALID', 'give either before (default order) or after (sorted), not both');
         return s.events.search(filter);
       },
     );

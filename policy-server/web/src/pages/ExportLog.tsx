@@ -9,9 +9,27 @@ import type { ChainReport, EventPage, ZonesResponse } from '../types';
 export const CHANNELS = ['removableMedia', 'outboundFolders', 'mail'] as const;
 const PAGE_SIZE = '50';
 /** The filter fields as they appear in the page's URL (days are the reader's local calendar days). */
-const FILTER_KEYS = ['from', 'to', 'osUser', 'host', 'zoneId', 'channel', 'deviceSerial', 'fileName', 'sha256', 'action'] as const;
+const FILTER_KEYS = ['from', 'to', 'osUser', 'host', 'zoneId', 'channel', 'deviceSerial', 'deviceLabel', 'fileName', 'sha256', 'action'] as const;
 type FilterKey = (typeof FILTER_KEYS)[number];
 type Filter = Partial<Record<FilterKey, string>>;
+
+/** Columns the server can sort by (each has an index to page through), and the direction a first click picks. */
+const SORTABLE = { occurredAt: 'desc', osUser: 'asc', fileName: 'asc', size: 'desc' } as const;
+type SortKey = keyof typeof SORTABLE;
+interface Sort {
+  readonly key: SortKey;
+  readonly ascending: boolean;
+}
+
+function pickSort(query: Readonly<Record<string, string>>): Sort | null {
+  const key = query.sort;
+  if (key === undefined || !(key in SORTABLE)) return null;
+  return { key: key as SortKey, ascending: query.order === 'asc' };
+}
+
+function sortQuery(sort: Sort | null): Query {
+  return sort === null ? {} : { sort: sort.key, order: sort.ascending ? 'asc' : 'desc' };
+}
 
 /** The page's filter as the server's query: a "to" day includes the whole day. */
 function apiQuery(filter: Filter): Query {
@@ -33,16 +51,36 @@ export function ExportLogPage({ query }: { query: Readonly<Record<string, string
   const filter = pickFilter(query);
   const filterKey = JSON.stringify(filter);
   const before = query.before;
+  const sort = pickSort(query);
+  const sortKey = JSON.stringify(sort);
+  const after = sort === null ? undefined : query.after;
   const [draft, setDraft] = useState<Filter>(filter);
   const [verifying, setVerifying] = useState(false);
   const [verify, setVerify] = useState<{ export: ChainReport; audit: ChainReport } | null>(null);
   const [verifyError, setVerifyError] = useState<unknown>(undefined);
   const zones = useLoad(() => api.get<ZonesResponse>('/api/v1/zones'), [api]);
-  const page = useLoad(() => api.get<EventPage>('/api/v1/events', { ...apiQuery(filter), before, limit: PAGE_SIZE }), [api, filterKey, before]);
+  const page = useLoad(
+    () => api.get<EventPage>('/api/v1/events', { ...apiQuery(filter), ...sortQuery(sort), ...(sort === null ? { before } : { after }), limit: PAGE_SIZE }),
+    [api, filterKey, sortKey, before, after],
+  );
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    navigate('log', draft);
+    navigate('log', { ...draft, ...sortQuery(sort) });
+  };
+  const sortLabels: Record<SortKey, string> = { occurredAt: t.log.time, osUser: t.log.user, fileName: t.log.fileNameColumn, size: t.log.size };
+  /** A column heading: a button that sorts by it (again: the other way), with aria-sort saying the current order. */
+  const sortableHeading = (key: SortKey) => {
+    const active = sort?.key === key;
+    const next: Sort = active ? { key, ascending: !sort.ascending } : { key, ascending: SORTABLE[key] === 'asc' };
+    return (
+      <th scope="col" aria-sort={active ? (sort.ascending ? 'ascending' : 'descending') : 'none'} data-sort={key}>
+        <button type="button" className="sort" title={t.log.sortBy(sortLabels[key])} onClick={() => navigate('log', { ...filter, ...sortQuery(next) })}>
+          {sortLabels[key]}
+          <span aria-hidden="true">{active ? (sort.ascending ? ' ▲' : ' ▼') : ' ↕'}</span>
+        </button>
+      </th>
+    );
   };
   const clear = () => {
     setDraft({});
@@ -112,6 +150,10 @@ export function ExportLogPage({ query }: { query: Readonly<Record<string, string
           <input {...field('deviceSerial')} />
         </div>
         <div>
+          <label htmlFor="f-deviceLabel">{t.log.deviceLabel}</label>
+          <input {...field('deviceLabel')} />
+        </div>
+        <div>
           <label htmlFor="f-fileName">{t.log.fileName}</label>
           <input {...field('fileName')} />
         </div>
@@ -145,7 +187,9 @@ export function ExportLogPage({ query }: { query: Readonly<Record<string, string
         <button type="button" onClick={runVerify} disabled={verifying}>
           {verifying ? t.log.verifying : t.log.verify}
         </button>
-        <span className="note">{t.log.sortNote}</span>
+        <span className="note" data-testid="sort-note">
+          {sort === null ? t.log.sortNote : t.log.sortedNote(sortLabels[sort.key], sort.ascending)}
+        </span>
       </div>
       <ErrorMessage error={verifyError} />
       {verify !== null && (
@@ -185,14 +229,14 @@ export function ExportLogPage({ query }: { query: Readonly<Record<string, string
               <table className="log" aria-busy={page.loading}>
                 <thead>
                   <tr>
-                    <th scope="col">{t.log.time}</th>
-                    <th scope="col">{t.log.user}</th>
+                    {sortableHeading('occurredAt')}
+                    {sortableHeading('osUser')}
                     <th scope="col">{t.log.host}</th>
                     <th scope="col">{t.log.zone}</th>
                     <th scope="col">{t.log.channel}</th>
                     <th scope="col">{t.log.device}</th>
-                    <th scope="col">{t.detail.fields.fileName}</th>
-                    <th scope="col">{t.log.size}</th>
+                    {sortableHeading('fileName')}
+                    {sortableHeading('size')}
                     <th scope="col">{t.log.action}</th>
                   </tr>
                 </thead>
@@ -220,10 +264,16 @@ export function ExportLogPage({ query }: { query: Readonly<Record<string, string
               </table>
             </div>
             <nav className="pager" aria-label="pages">
-              {before !== undefined && <a href={href('log', filter)}>{t.common.newest}</a>}
-              {page.data.nextCursor !== undefined && (
+              {sort === null && before !== undefined && <a href={href('log', filter)}>{t.common.newest}</a>}
+              {sort === null && page.data.nextCursor !== undefined && (
                 <a href={href('log', { ...filter, before: String(page.data.nextCursor) })} rel="next">
                   {t.common.older}
+                </a>
+              )}
+              {sort !== null && after !== undefined && <a href={href('log', { ...filter, ...sortQuery(sort) })}>{t.log.firstPage}</a>}
+              {sort !== null && page.data.nextAfter !== undefined && (
+                <a href={href('log', { ...filter, ...sortQuery(sort), after: page.data.nextAfter })} rel="next">
+                  {t.log.next}
                 </a>
               )}
             </nav>
