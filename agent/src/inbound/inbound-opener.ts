@@ -1,4 +1,5 @@
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
+import { AGE_MAGIC, looksArmored } from '@exitseal/core';
 import { basename, join } from 'node:path';
 import { isTempFileName } from '../files/atomic-write.js';
 import { FileOperationError } from '../files/errors.js';
@@ -96,8 +97,27 @@ export class InboundOpener {
     );
   }
 
+  /**
+   * Reads the first KiB only: at start every file of the inbound folders is looked at, and most are plain
+   * documents that must not cost a 128 KiB header read each.
+   */
+  private async mayBeSealed(path: string): Promise<boolean> {
+    let handle;
+    try {
+      handle = await open(path, 'r');
+      const head = Buffer.alloc(1024);
+      const { bytesRead } = await handle.read(head, 0, head.length, 0);
+      const start = head.subarray(0, bytesRead);
+      return start.subarray(0, AGE_MAGIC.length).toString('latin1') === AGE_MAGIC || looksArmored(start);
+    } catch {
+      return false;
+    } finally {
+      await handle?.close().catch(() => undefined);
+    }
+  }
+
   private async process(path: string): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || !(await this.mayBeSealed(path))) return;
     let inspection;
     try {
       inspection = await inspectFile(path);
