@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { chainEvent, GENESIS_HASH, type ExportEvent } from '@exitseal/core/wire';
 import { randomUUID } from 'node:crypto';
-import { customerZones, PASSWORD, ServerFixture, tempDir, type EnrolledAgent } from './helpers/fixture.js';
+import { cli, customerZones, PASSWORD, ServerFixture, tempDir, type EnrolledAgent } from './helpers/fixture.js';
 import { expectStatus, PersonClient } from './helpers/http.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -360,6 +360,18 @@ describe('admin console in Chromium', { skip: SKIP }, () => {
     await page.click('header a[href="#/agents"]');
     const agentRow = await page.waitForSelector('table tbody tr');
     assert.ok((await agentRow.textContent())?.includes('PC-LGWAN-001'));
+
+    // An enrolment token comes with the agent's exact enrol command, pinning the CA that `exitseal-server ca` prints.
+    const fingerprint = (await cli(['ca', '--data', dir.path, '--fingerprint'])).out;
+    await page.selectOption('#enrol-zone', 'lgwan');
+    await page.click('form[aria-labelledby=enrol-title] button[type=submit]');
+    const command = await page.waitForSelector('#install-command');
+    const line = await command.inputValue();
+    assert.match(line, new RegExp(`^exitseal-agent enrol --config C:\\\\ProgramData\\\\ExitSeal\\\\agent\\.json --server https://127\\.0\\.0\\.1:\\d+ --token=[A-Za-z0-9_-]{43} --ca-fingerprint ${fingerprint}$`));
+    assert.equal(await page.textContent('[data-testid=ca-fingerprint]'), fingerprint);
+    await page.fill('#agent-config', 'D:\\Exit Seal\\agent.json');
+    assert.match(await command.inputValue(), /--config "D:\\Exit Seal\\agent\.json" --server/);
+    await screenshot(page, '12b-enrolment-token');
 
     await page.goto(`${fixture.server.url}/console/#/zones/lgwan`);
     await page.waitForSelector('#zone-priority');

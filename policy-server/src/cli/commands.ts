@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { isExitSealError } from '@exitseal/core';
 import { initDataDir, openServices, startServer, type OpenOptions, type RunningServer } from '../main.js';
 import type { ChainReport } from '../services/chain.js';
+import { certificateFingerprint } from '../services/identity.js';
 
 export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -23,6 +24,9 @@ const USAGE = `usage: exitseal-server <command> [--data DIR] [options]
   rotate-key    --zone Z                                      new key version for a zone
   verify-log                                                  check the export and audit chains (exit 1 if broken)
   backup        --to FILE                                     consistent copy of the database
+  ca            [--fingerprint]                               print the CA certificate (PEM) and its SHA-256 fingerprint,
+                                                              which agents pin: exitseal-agent enrol --ca-fingerprint SHA256
+                                                              (--fingerprint: the fingerprint alone)
 The data directory is --data, else EXITSEAL_DATA_DIR, else ./exitseal-data.
 The master key is EXITSEAL_MASTER_KEY (base64 of 32 bytes) if set, else <data>/master.key (mode 0600).`;
 
@@ -36,6 +40,7 @@ const OPTIONS = {
   zone: { type: 'string' },
   hours: { type: 'string' },
   to: { type: 'string' },
+  fingerprint: { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
 
@@ -106,7 +111,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 async function runWithServices(command: string, values: Record<string, unknown>, base: OpenOptions, io: CliIo): Promise<number> {
-  const known = ['create-user', 'enrol-token', 'rotate-key', 'verify-log', 'backup'];
+  const known = ['create-user', 'enrol-token', 'rotate-key', 'verify-log', 'backup', 'ca'];
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}"`);
   const services = await openServices(base);
   try {
@@ -129,6 +134,17 @@ async function runWithServices(command: string, values: Record<string, unknown>,
       case 'rotate-key': {
         const key = await services.zones.rotateKey('cli', need(values.zone as string | undefined, 'zone'));
         io.out(`zone ${key.zoneId} now seals to key version ${key.version} (${key.recipient})`);
+        return 0;
+      }
+      case 'ca': {
+        const pem = services.identity.ca.certificatePem;
+        const fingerprint = certificateFingerprint(pem);
+        if (values.fingerprint === true) {
+          io.out(fingerprint);
+        } else {
+          io.out(pem.trimEnd());
+          io.out(`SHA-256 fingerprint: ${fingerprint}`);
+        }
         return 0;
       }
       case 'verify-log': {

@@ -5,7 +5,7 @@ import { signAgentCsr } from '../pki/forge.js';
 import type { AgentRecord, Store } from '../storage/store.js';
 import type { AuditService } from './audit.js';
 import type { Clock } from './clock.js';
-import type { ServerIdentity } from './identity.js';
+import { certificateFingerprint, type ServerIdentity } from './identity.js';
 
 const tokenInvalid = (code: string, message: string) => new ServerError(401, code, message);
 
@@ -17,6 +17,8 @@ export interface CreatedEnrolmentToken {
   readonly token: string;
   readonly expiresAt: string;
   readonly zoneId: string | null;
+  /** The server CA's SHA-256 fingerprint, which the agent pins when it enrols with this token. */
+  readonly caFingerprint: string;
 }
 
 /** One-time enrolment tokens, CSR signing, and agent authentication/revocation by client certificate. */
@@ -47,7 +49,7 @@ export class EnrolmentService {
     const id = randomUUID();
     await this.store.enrolment.create({ id, tokenHash: hashToken(token), zoneId: options.zoneId, expiresAt, createdBy: actor, createdAt: now.toISOString(), usedAt: null });
     await this.audit.record(actor, 'enrolment-token.create', id, { zoneId: options.zoneId, expiresAt });
-    return { token, expiresAt, zoneId: options.zoneId };
+    return { token, expiresAt, zoneId: options.zoneId, caFingerprint: certificateFingerprint(this.identity.ca.certificatePem) };
   }
 
   async enrol(request: EnrolRequest): Promise<EnrolResponse> {

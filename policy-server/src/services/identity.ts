@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { SigningKey } from '@exitseal/core/policy';
 import type { MasterKey } from '../crypto/masterKey.js';
 import { StartupError } from '../errors.js';
@@ -10,6 +11,14 @@ export interface ServerIdentity {
   readonly ca: KeyAndCertificate;
   readonly tls: KeyAndCertificate;
   readonly signingKey: SigningKey;
+}
+
+/**
+ * The SHA-256 fingerprint of a certificate (of its DER form), 64 lowercase hex digits: what an agent pins the
+ * server CA by (`exitseal-agent enrol --ca-fingerprint`), so it can be read out over the phone or pasted.
+ */
+export function certificateFingerprint(certificatePem: string): string {
+  return new X509Certificate(certificatePem).fingerprint256.replace(/:/g, '').toLowerCase();
 }
 
 const LABEL_CA_KEY = 'ca-key';

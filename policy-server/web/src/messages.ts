@@ -201,7 +201,9 @@ const ja = {
     hours: '有効時間（時間）',
     create: '作成',
     tokenOnce: 'このトークンは一度だけ表示されます。インストール時に貼り付けてください。',
-    command: 'インストール時のコマンド',
+    command: 'インストール時のコマンド（端末の管理者として実行）',
+    configPath: '端末上のエージェント設定ファイル',
+    caFingerprint: 'サーバー証明書（CA）のSHA-256フィンガープリント',
     expires: '有効期限',
   },
   keys: {
@@ -430,7 +432,9 @@ const en: Messages = {
     hours: 'Valid for (hours)',
     create: 'Create',
     tokenOnce: 'This token is shown only once. Paste it when installing.',
-    command: 'Install command',
+    command: "Install command (run as the PC's administrator)",
+    configPath: 'Agent configuration file on the PC',
+    caFingerprint: 'SHA-256 fingerprint of the server CA',
     expires: 'Expires',
   },
   keys: {

@@ -4,9 +4,16 @@ import { useConsole } from '../context';
 import { formatTime } from '../format';
 import type { AgentStatus, ZonesResponse } from '../types';
 
-/** What an administrator pastes on the PC being installed (the agent enrols with the token at first start). */
-export function installCommand(serverOrigin: string, token: string): string {
-  return `exitseal-agent enrol --server ${serverOrigin} --token ${token}`;
+/** Where the agent's configuration file is usually put on a Windows PC; the administrator can change it. */
+const DEFAULT_AGENT_CONFIG = 'C:\\ProgramData\\ExitSeal\\agent.json';
+
+/**
+ * What an administrator pastes on the PC being installed: the agent's own enrol command, pinning this server's
+ * CA by fingerprint. The token goes as --token=T because a token may start with "-". A path with spaces is quoted.
+ */
+export function installCommand(configPath: string, serverOrigin: string, token: string, caFingerprint: string): string {
+  const config = /\s/.test(configPath) ? `"${configPath}"` : configPath;
+  return `exitseal-agent enrol --config ${config} --server ${serverOrigin} --token=${token} --ca-fingerprint ${caFingerprint}`;
 }
 
 function EnrolmentTokenForm() {
@@ -14,14 +21,15 @@ function EnrolmentTokenForm() {
   const zones = useLoad(() => api.get<ZonesResponse>('/api/v1/zones'), [api]);
   const [zoneId, setZoneId] = useState('');
   const [hours, setHours] = useState('24');
-  const [created, setCreated] = useState<{ token: string; expiresAt: string } | null>(null);
+  const [created, setCreated] = useState<{ token: string; expiresAt: string; caFingerprint: string } | null>(null);
+  const [configPath, setConfigPath] = useState(DEFAULT_AGENT_CONFIG);
   const [problem, setProblem] = useState<string | null>(null);
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
     setProblem(null);
     setCreated(null);
-    api.post<{ token: string; expiresAt: string }>('/api/v1/enrolment-tokens', { ...(zoneId === '' ? {} : { zoneId }), validHours: Number(hours) }).then(setCreated, (error: unknown) => setProblem(errorText(error, t)));
+    api.post<{ token: string; expiresAt: string; caFingerprint: string }>('/api/v1/enrolment-tokens', { ...(zoneId === '' ? {} : { zoneId }), validHours: Number(hours) }).then(setCreated, (error: unknown) => setProblem(errorText(error, t)));
   };
 
   return (
@@ -60,8 +68,19 @@ function EnrolmentTokenForm() {
           <p>
             {t.agents.expires}: {formatTime(created.expiresAt, language)}
           </p>
+          <label htmlFor="agent-config">{t.agents.configPath}</label>
+          <input id="agent-config" className="mono" value={configPath} onChange={(e) => setConfigPath(e.target.value)} />
           <label htmlFor="install-command">{t.agents.command}</label>
-          <input id="install-command" readOnly className="mono" value={installCommand(window.location.origin, created.token)} onFocus={(e) => e.target.select()} />
+          <input
+            id="install-command"
+            readOnly
+            className="mono"
+            value={installCommand(configPath, window.location.origin, created.token, created.caFingerprint)}
+            onFocus={(e) => e.target.select()}
+          />
+          <p>
+            {t.agents.caFingerprint}: <code data-testid="ca-fingerprint">{created.caFingerprint}</code>
+          </p>
         </div>
       )}
     </form>
