@@ -14,6 +14,7 @@ import { AuditService } from './services/audit.js';
 import { BundleService } from './services/bundles.js';
 import { ConsoleService } from './services/console.js';
 import { LogChain } from './services/chain.js';
+import { ChainHeadPublisher, type ChainHeadSink } from './services/chainHeads.js';
 import { systemClock, type Clock } from './services/clock.js';
 import { EnrolmentService } from './services/enrolment.js';
 import { EventService, type EventSink } from './services/events.js';
@@ -38,6 +39,8 @@ export interface Services {
   readonly events: EventService;
   readonly users: UserService;
   readonly requests: RequestService;
+  /** Copies the logs' anchored chain heads to the server log (and syslog when configured). */
+  readonly chainHeads: ChainHeadPublisher;
   close(): Promise<void>;
 }
 
@@ -69,6 +72,8 @@ export async function openServices(options: OpenOptions): Promise<Services> {
       syslog = new SyslogForwarder(config.syslog, (error) => logger.warn('syslog forwarding failed', { error: error.message }));
       sinks.push(syslog);
     }
+    const headSinks: ChainHeadSink[] = [{ publish: (log, head, at) => logger.info('log chain head', { log, seq: head.seq, headHash: head.headHash, at }) }];
+    if (syslog !== null) headSinks.push(syslog);
     const enrolment = new EnrolmentService(store, identity, audit, clock, { maxTokenHours: config.maxEnrolmentTokenHours, certificateDays: config.agentCertificateDays });
     const services: Services = {
       settings,
@@ -83,6 +88,7 @@ export async function openServices(options: OpenOptions): Promise<Services> {
       events: new EventService(store, chain, clock, sinks),
       users: new UserService(store, audit, clock, new LoginThrottle(config.loginRateLimit.maxFailures, config.loginRateLimit.windowSeconds * 1000), config.sessionTtlMinutes),
       requests: new RequestService(store, zones, identity, masterKey, audit, clock, config.releaseTokenHours),
+      chainHeads: new ChainHeadPublisher(store, clock, headSinks),
       close: async () => {
         syslog?.close();
         await store.close();
@@ -107,6 +113,8 @@ export interface RunningServer {
 
 /** How often expired sessions are deleted from the store. */
 const SESSION_PURGE_INTERVAL_MS = 15 * 60_000;
+/** How often the logs' chain heads are copied out of the database (server log, syslog). */
+const CHAIN_HEAD_PUBLISH_INTERVAL_MS = 5 * 60_000;
 
 export async function startServer(options: OpenOptions): Promise<RunningServer> {
   const services = await openServices(options);
@@ -132,6 +140,11 @@ export async function startServer(options: OpenOptions): Promise<RunningServer> 
   }, SESSION_PURGE_INTERVAL_MS);
   // The timer alone must not keep the process running.
   sessionPurge.unref();
+  const publishChainHeads = () =>
+    services.chainHeads.publish().catch((error: unknown) => services.logger.warn('copying the log chain heads out failed', { error: error instanceof Error ? error.message : String(error) }));
+  await publishChainHeads();
+  const chainHeadTimer = setInterval(() => void publishChainHeads(), CHAIN_HEAD_PUBLISH_INTERVAL_MS);
+  chainHeadTimer.unref();
   return {
     url,
     port,
@@ -139,6 +152,7 @@ export async function startServer(options: OpenOptions): Promise<RunningServer> 
     app,
     close: async () => {
       clearInterval(sessionPurge);
+      clearInterval(chainHeadTimer);
       await app.close();
       await services.close();
     },

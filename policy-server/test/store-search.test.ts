@@ -97,7 +97,7 @@ describe('export-log search over a log larger than the newest-rows stretch', () 
         });
         heads[a] = hash;
       }
-      await store.events.appendBatch((agents[a] as AgentRecord).id, '2024-06-01T00:00:00.000Z', events, chain.link);
+      await store.events.appendBatch((agents[a] as AgentRecord).id, '2024-06-01T00:00:00.000Z', events, chain);
     }
     all = (await store.events.scan(0, EVENTS + 1)).map((c) => c.row).sort((x, y) => y.seq - x.seq);
     assert.equal(all.length, EVENTS);

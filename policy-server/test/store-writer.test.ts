@@ -69,7 +69,7 @@ function agentEvents(state: { host: string; head: string; n: number }, count: nu
 }
 
 function append(store: Store, agent: AgentRecord, events: readonly NewEvent[]) {
-  return store.events.appendBatch(agent.id, '2025-04-01T10:00:00.000Z', events, chain.link);
+  return store.events.appendBatch(agent.id, '2025-04-01T10:00:00.000Z', events, chain);
 }
 
 async function allRows(store: Store): Promise<EventRow[]> {
@@ -115,7 +115,7 @@ describe('SQLite store writer thread', () => {
     assert.equal(await store.events.count(), before + 600);
     const rows = await allRows(store);
     assert.ok(rows.every((r) => r.agentChainOk), 'every agent chain continued');
-    const report = await chain.verify('export', (afterSeq, limit) => store.events.scan(afterSeq, limit));
+    const report = await chain.verify('export', (afterSeq, limit) => store.events.scan(afterSeq, limit), () => store.events.anchor());
     assert.deepEqual(report, { log: 'export', ok: true, rowsChecked: 600, problems: [] });
     for (const [i, agent] of agents.entries()) assert.equal((await store.agents.get(agent.id))?.lastEventHash, states[i]?.head);
   });
@@ -143,7 +143,7 @@ describe('SQLite store writer thread', () => {
       const [a, b] = await Promise.all([append(store, mine, agentEvents({ host: 'PC-5', head: 'g', n: 0 }, 30)), append(other, theirs, agentEvents({ host: 'PC-6', head: 'g', n: 0 }, 30))]);
       const seqs = [...a.stored, ...b.stored].map((r) => r.seq).sort((x, y) => x - y);
       assert.deepEqual(seqs, Array.from({ length: 60 }, (_, i) => before + i + 1));
-      const report = await chain.verify('export', (afterSeq, limit) => store.events.scan(afterSeq, limit));
+      const report = await chain.verify('export', (afterSeq, limit) => store.events.scan(afterSeq, limit), () => store.events.anchor());
       assert.equal(report.ok, true, JSON.stringify(report.problems));
     } finally {
       await other.close();
@@ -168,7 +168,7 @@ describe('SQLite store writer thread', () => {
     const retried = await append(store, agent, agentEvents({ host: 'PC-7', head: 'genesis', n: 0 }, 5));
     assert.equal(retried.accepted, 5);
     assert.equal(retried.stored[0]?.seq, before + 1);
-    const report = await chain.verify('export', (afterSeq, limit) => store.events.scan(afterSeq, limit));
+    const report = await chain.verify('export', (afterSeq, limit) => store.events.scan(afterSeq, limit), () => store.events.anchor());
     assert.equal(report.ok, true, JSON.stringify(report.problems));
   });
 

@@ -48,6 +48,12 @@ export function formatSyslogMessage(event: EventRow, appName: string, host: stri
   return `<${FACILITY_LOCAL0 * 8 + severity}>1 ${event.occurredAt} ${host} ${appName} - export [${ENTERPRISE_SD_ID} ${sd}] \uFEFF${message}`;
 }
 
+/** One RFC 5424 message with a log's anchored chain head, so the SIEM holds a copy outside the server. */
+export function formatChainHeadMessage(log: string, head: { seq: number; headHash: string }, at: string, appName: string, host: string): string {
+  const sd = `log="${sdValue(log)}" seq="${head.seq}" head="${sdValue(head.headHash)}"`;
+  return `<${FACILITY_LOCAL0 * 8 + SEVERITY_NOTICE}>1 ${at} ${host} ${appName} - chain-head [${ENTERPRISE_SD_ID} ${sd}] \uFEFF${log} log head at row ${head.seq}`;
+}
+
 /**
  * Sends events fire-and-forget: the export log in the database is the record; syslog is a copy for the
  * SIEM, so a SIEM outage never blocks ingestion (failures are reported through `onError`).
@@ -66,6 +72,10 @@ export class SyslogForwarder {
 
   forward(events: readonly EventRow[]): void {
     for (const event of events) this.send(formatSyslogMessage(event, this.options.appName, this.host));
+  }
+
+  publish(log: 'export' | 'audit', head: { readonly seq: number; readonly headHash: string }, at: string): void {
+    this.send(formatChainHeadMessage(log, head, at, this.options.appName, this.host));
   }
 
   private send(message: string): void {

@@ -12,7 +12,7 @@ export class AuditService {
 
   /** `detail` must never hold secrets: ids, names and counts only. */
   record(actor: string, action: string, target: string, detail: Record<string, unknown> = {}): Promise<AuditRow> {
-    return this.store.audit.append({ at: this.clock.now().toISOString(), actor, action, target, detail: JSON.stringify(detail) }, this.chain.link);
+    return this.store.audit.append({ at: this.clock.now().toISOString(), actor, action, target, detail: JSON.stringify(detail) }, this.chain);
   }
 
   list(beforeSeq: number | undefined, limit: number): Promise<AuditRow[]> {
@@ -20,6 +20,6 @@ export class AuditService {
   }
 
   verify() {
-    return this.chain.verify('audit', (after, limit) => this.store.audit.scan(after, limit));
+    return this.chain.verify('audit', (after, limit) => this.store.audit.scan(after, limit), () => this.store.audit.anchor());
   }
 }

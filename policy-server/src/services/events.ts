@@ -75,7 +75,7 @@ export class EventService {
       agentPrevHash: e.prevHash,
       agentHash: e.hash,
     }));
-    const result = await this.store.events.appendBatch(agent.id, this.clock.now().toISOString(), rows, this.chain.link);
+    const result = await this.store.events.appendBatch(agent.id, this.clock.now().toISOString(), rows, this.chain);
     for (const sink of this.sinks) sink.forward(result.stored);
     return { accepted: result.accepted, duplicates: result.duplicates };
   }
@@ -88,6 +88,6 @@ export class EventService {
   }
 
   verify(): Promise<ChainReport> {
-    return this.chain.verify('export', (after, limit) => this.store.events.scan(after, limit));
+    return this.chain.verify('export', (after, limit) => this.store.events.scan(after, limit), () => this.store.events.anchor());
   }
 }

@@ -7,13 +7,16 @@ import { ServerError } from '../errors.js';
 import type {
   AgentRecord,
   AuditRow,
+  AnchorBreak,
   ChainedRow,
-  ChainLink,
   Decision,
   EnrolmentTokenRecord,
   EventFilter,
   EventRow,
   EventSortKey,
+  LogAnchor,
+  LogChainer,
+  LogName,
   RequestRecord,
   RequestStatus,
   Role,
@@ -83,6 +86,11 @@ const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX export_events_device_label ON export_events (device_label, seq);
   CREATE INDEX export_events_size ON export_events (size, seq);
+  `,
+  // Each log's chain head, rewritten with every append (same transaction) under a MAC, so deleting rows at the
+  // end of a log is detectable: the chain then ends before its anchored head.
+  `
+  CREATE TABLE log_anchors (log TEXT PRIMARY KEY, seq INTEGER NOT NULL, head_hash TEXT NOT NULL, breaks TEXT NOT NULL, mac TEXT NOT NULL);
   `,
 ];
 
@@ -250,6 +258,38 @@ interface ChainHead {
   readonly hash: string;
 }
 
+const ANCHOR_SQL = 'SELECT seq, head_hash, breaks, mac FROM log_anchors WHERE log = ?';
+const PUT_ANCHOR_SQL =
+  'INSERT INTO log_anchors (log, seq, head_hash, breaks, mac) VALUES (@log, @seq, @headHash, @breaks, @mac) ON CONFLICT (log) DO UPDATE SET seq = excluded.seq, head_hash = excluded.head_hash, breaks = excluded.breaks, mac = excluded.mac';
+
+function readAnchor(statement: Database.Statement, log: LogName): LogAnchor | null {
+  const r = statement.get(log) as Row | undefined;
+  return r ? { seq: Number(r.seq), headHash: str(r.head_hash), breaks: JSON.parse(str(r.breaks)) as AnchorBreak[], mac: str(r.mac) } : null;
+}
+
+/**
+ * The anchor after an append moved the head from `head` to `newHead`. If the log did not end at its anchored
+ * head (or the anchor was gone or not genuine), that is recorded as a break, which every later anchor keeps.
+ */
+function nextAnchor(log: LogName, current: LogAnchor | null, head: ChainHead, newHead: ChainHead, at: string, seal: LogChainer<unknown>['seal']): LogAnchor {
+  const genuine = current !== null && seal(log, { seq: current.seq, headHash: current.headHash, breaks: current.breaks }) === current.mac;
+  let breaks: readonly AnchorBreak[] = genuine ? current.breaks : [];
+  if (current === null ? head.seq > 0 : !genuine) {
+    breaks = [...(current?.breaks ?? []), { reason: current === null ? 'missing' : 'forged', anchoredSeq: current?.seq ?? null, foundSeq: head.seq, at }];
+  } else if (current !== null && (current.seq !== head.seq || current.headHash !== head.hash)) {
+    breaks = [...breaks, { reason: 'shorter', anchoredSeq: current.seq, foundSeq: head.seq, at }];
+  }
+  const body = { seq: newHead.seq, headHash: newHead.hash, breaks };
+  return { ...body, mac: seal(log, body) };
+}
+
+/** An anchor as the writer stores it. */
+type AnchorParams = { readonly log: LogName; readonly seq: number; readonly headHash: string; readonly breaks: string; readonly mac: string };
+
+function anchorParams(log: LogName, anchor: LogAnchor): AnchorParams {
+  return { log, seq: anchor.seq, headHash: anchor.headHash, breaks: JSON.stringify(anchor.breaks), mac: anchor.mac };
+}
+
 /** One event row as the writer inserts it, already numbered and chained on the main thread. */
 type ChainedEventParams = EventRow & { readonly agentChainOkInt: 0 | 1; readonly chainHash: string };
 
@@ -267,6 +307,7 @@ type WriterRequest =
       /** The head the rows were chained onto; the writer refuses the rows if the log moved meanwhile. */
       readonly expectedHead: ChainHead;
       readonly rows: readonly ChainedEventParams[];
+      readonly anchor: AnchorParams;
       readonly agentHeads: readonly (readonly [agentId: string, hash: string])[];
     }
   | { readonly id: number; readonly kind: 'touchAgents'; readonly touches: readonly AgentTouch[] }
@@ -291,12 +332,14 @@ export function serveWriter(port: MessagePort, databasePath: string): void {
   const headStatement = db.prepare(HEAD_SQL);
   const insert = db.prepare(INSERT_EVENT_SQL);
   const setAgentHead = db.prepare('UPDATE agents SET last_event_hash = ? WHERE id = ?');
+  const putAnchor = db.prepare(PUT_ANCHOR_SQL);
   const touch = db.prepare('UPDATE agents SET last_seen_at = ?, last_bundle_revision = COALESCE(?, last_bundle_revision) WHERE id = ?');
   const append = db.transaction((request: Extract<WriterRequest, { kind: 'appendEvents' }>): boolean => {
     const head = readHead(headStatement);
     if (head.seq !== request.expectedHead.seq || head.hash !== request.expectedHead.hash) return false;
     for (const row of request.rows) insert.run(row);
     for (const [agentId, hash] of request.agentHeads) setAgentHead.run(hash, agentId);
+    putAnchor.run(request.anchor);
     return true;
   });
   const touchAll = db.transaction((touches: readonly AgentTouch[]) => {
@@ -400,7 +443,7 @@ interface QueuedBatch {
   readonly agentId: string;
   readonly receivedAt: string;
   readonly events: readonly NewEvent[];
-  readonly link: ChainLink<EventRow>;
+  readonly chain: LogChainer<EventRow>;
   readonly resolve: (result: AppendResult) => void;
   readonly reject: (error: Error) => void;
 }
@@ -426,6 +469,7 @@ class EventAppender {
   private readonly head: Database.Statement;
   private readonly eventExists: Database.Statement;
   private readonly agentHead: Database.Statement;
+  private readonly anchor: Database.Statement;
 
   constructor(
     db: Database.Database,
@@ -434,6 +478,7 @@ class EventAppender {
     this.head = db.prepare(HEAD_SQL);
     this.eventExists = db.prepare('SELECT 1 FROM export_events WHERE event_id = ?');
     this.agentHead = db.prepare('SELECT last_event_hash FROM agents WHERE id = ?');
+    this.anchor = db.prepare(ANCHOR_SQL);
   }
 
   /** Settles once every batch queued so far is committed or failed. */
@@ -441,9 +486,9 @@ class EventAppender {
     return this.idle;
   }
 
-  append(agentId: string, receivedAt: string, events: readonly NewEvent[], link: ChainLink<EventRow>): Promise<AppendResult> {
+  append(agentId: string, receivedAt: string, events: readonly NewEvent[], chain: LogChainer<EventRow>): Promise<AppendResult> {
     return new Promise<AppendResult>((resolve, reject) => {
-      this.queue.push({ agentId, receivedAt, events, link, resolve, reject });
+      this.queue.push({ agentId, receivedAt, events, chain, resolve, reject });
       if (!this.draining) this.idle = this.drain();
     });
   }
@@ -483,7 +528,7 @@ class EventAppender {
     for (let attempt = 1; ; attempt++) {
       const chained = await this.chain(group);
       if (chained.rows.length === 0) return chained.results;
-      const reply = await this.writer.request({ kind: 'appendEvents', expectedHead: chained.head, rows: chained.rows, agentHeads: [...chained.agentHeads] });
+      const reply = await this.writer.request({ kind: 'appendEvents', expectedHead: chained.head, rows: chained.rows, anchor: chained.anchor, agentHeads: [...chained.agentHeads] });
       if (reply.ok) return chained.results;
       if (!reply.staleHead || attempt >= MAX_STALE_RETRIES) throw storeFault(reply.message);
     }
@@ -494,8 +539,11 @@ class EventAppender {
    * would. It pauses every CHAIN_SLICE events so polls are served meanwhile (a group can take tens of ms);
    * nothing else in this process writes the log meanwhile, and another process doing so is caught by the writer.
    */
-  private async chain(group: readonly QueuedBatch[]): Promise<{ head: ChainHead; rows: ChainedEventParams[]; agentHeads: Map<string, string>; results: AppendResult[] }> {
+  private async chain(
+    group: readonly QueuedBatch[],
+  ): Promise<{ head: ChainHead; rows: ChainedEventParams[]; anchor: AnchorParams; agentHeads: Map<string, string>; results: AppendResult[] }> {
     const head = readHead(this.head);
+    const anchored = readAnchor(this.anchor, 'export');
     let seq = head.seq;
     let previousHash = head.hash;
     const rows: ChainedEventParams[] = [];
@@ -520,7 +568,7 @@ class EventAppender {
         seq++;
         const agentChainOk = agentHead === null || agentHead === event.agentPrevHash;
         const row: EventRow = { ...event, seq, agentId: batch.agentId, receivedAt: batch.receivedAt, agentChainOk };
-        const chainHash = batch.link(previousHash, row);
+        const chainHash = batch.chain.link(previousHash, row);
         rows.push({ ...row, agentChainOkInt: agentChainOk ? 1 : 0, chainHash });
         previousHash = chainHash;
         agentHead = event.agentHash;
@@ -529,7 +577,9 @@ class EventAppender {
       if (stored.length > 0 && agentHead !== null) agentHeads.set(batch.agentId, agentHead);
       results.push({ accepted: stored.length, duplicates, stored });
     }
-    return { head, rows, agentHeads, results };
+    const last = group[group.length - 1] as QueuedBatch;
+    const anchor = nextAnchor('export', anchored, head, { seq, hash: previousHash }, last.receivedAt, last.chain.seal);
+    return { head, rows, anchor: anchorParams('export', anchor), agentHeads, results };
   }
 }
 
@@ -885,7 +935,8 @@ export class SqliteStore implements Store {
   };
 
   readonly events = {
-    appendBatch: (agentId: string, receivedAt: string, events: readonly NewEvent[], link: ChainLink<EventRow>) => this.appender.append(agentId, receivedAt, events, link),
+    appendBatch: (agentId: string, receivedAt: string, events: readonly NewEvent[], chain: LogChainer<EventRow>) => this.appender.append(agentId, receivedAt, events, chain),
+    anchor: () => settle(() => readAnchor(this.statement(ANCHOR_SQL), 'export')),
     query: (filter: EventFilter) =>
       settle(() => {
         if (filter.sort !== undefined && (filter.sort.key !== 'seq' || !filter.sort.descending)) return this.querySorted(filter, filter.sort);
@@ -905,18 +956,22 @@ export class SqliteStore implements Store {
   };
 
   readonly audit = {
-    append: (entry: Omit<AuditRow, 'seq'>, link: ChainLink<AuditRow>) =>
+    append: (entry: Omit<AuditRow, 'seq'>, chain: LogChainer<AuditRow>) =>
       settle(() =>
         this.db.transaction((): AuditRow => {
           const last = this.statement('SELECT seq, chain_hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as Row | undefined;
           const row: AuditRow = { ...entry, seq: last ? Number(last.seq) + 1 : 1 };
-          const chainHash = link(last ? str(last.chain_hash) : '', row);
+          const head: ChainHead = last ? { seq: Number(last.seq), hash: str(last.chain_hash) } : { seq: 0, hash: '' };
+          const chainHash = chain.link(head.hash, row);
+          const anchor = nextAnchor('audit', readAnchor(this.statement(ANCHOR_SQL), 'audit'), head, { seq: row.seq, hash: chainHash }, row.at, chain.seal);
+          this.statement(PUT_ANCHOR_SQL).run(anchorParams('audit', anchor));
           this.statement('INSERT INTO audit_log (seq, at, actor, action, target, detail, chain_hash) VALUES (?, ?, ?, ?, ?, ?, ?)').run(row.seq, row.at, row.actor, row.action, row.target, row.detail, chainHash);
           return row;
         })(),
       ),
     list: (beforeSeq: number | undefined, limit: number) =>
       settle(() => (this.statement('SELECT * FROM audit_log WHERE seq < ? ORDER BY seq DESC LIMIT ?').all(beforeSeq ?? Number.MAX_SAFE_INTEGER, limit) as Row[]).map(toAudit)),
+    anchor: () => settle(() => readAnchor(this.statement(ANCHOR_SQL), 'audit')),
     scan: (afterSeq: number, limit: number) =>
       settle(() =>
         (this.statement('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Row[]).map(

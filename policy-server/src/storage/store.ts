@@ -138,6 +138,34 @@ export interface ChainedRow<T> {
 /** Computes a row's chain hash from the previous row's hash (the repository assigns `seq` first). */
 export type ChainLink<T> = (previousHash: string, row: T) => string;
 
+export type LogName = 'export' | 'audit';
+
+/**
+ * A time an append found the log not ending at its anchored head: rows at its end had been deleted
+ * ('shorter'), the anchor row was gone ('missing') or its MAC did not verify ('forged'). Kept in the anchor
+ * for good, so appending on top of a truncated log does not hide the truncation.
+ */
+export interface AnchorBreak {
+  readonly reason: 'shorter' | 'missing' | 'forged';
+  readonly anchoredSeq: number | null;
+  readonly foundSeq: number;
+  readonly at: string;
+}
+
+/** The chain head as of the last append, written in the same transaction, with a MAC under the master key. */
+export interface LogAnchor {
+  readonly seq: number;
+  readonly headHash: string;
+  readonly breaks: readonly AnchorBreak[];
+  readonly mac: string;
+}
+
+/** What a repository needs to extend a log: the row link, and the MAC that seals the new anchored head. */
+export interface LogChainer<T> {
+  readonly link: ChainLink<T>;
+  readonly seal: (log: LogName, anchor: Omit<LogAnchor, 'mac'>) => string;
+}
+
 /** Orders the export log can be read in; each has an index whose last column is seq, so paging is a keyset seek. */
 export const EVENT_SORT_KEYS = ['seq', 'occurredAt', 'fileName', 'size', 'osUser'] as const;
 export type EventSortKey = (typeof EVENT_SORT_KEYS)[number];
@@ -185,8 +213,10 @@ export interface ExportEventRepository {
     agentId: string,
     receivedAt: string,
     events: readonly Omit<EventRow, 'seq' | 'agentId' | 'receivedAt' | 'agentChainOk'>[],
-    link: ChainLink<EventRow>,
+    chain: LogChainer<EventRow>,
   ): Promise<{ accepted: number; duplicates: number; stored: EventRow[] }>;
+  /** The anchored chain head (null before the first append, or if the anchor row was deleted). */
+  anchor(): Promise<LogAnchor | null>;
   /** In `filter.sort` order (seq ties broken by seq in the same direction); newest first by default. */
   query(filter: EventFilter): Promise<EventRow[]>;
   /** Rows in chain order after `afterSeq`, for verification. */
@@ -205,7 +235,8 @@ export interface AuditRow {
 }
 
 export interface AuditRepository {
-  append(entry: Omit<AuditRow, 'seq'>, link: ChainLink<AuditRow>): Promise<AuditRow>;
+  append(entry: Omit<AuditRow, 'seq'>, chain: LogChainer<AuditRow>): Promise<AuditRow>;
+  anchor(): Promise<LogAnchor | null>;
   list(beforeSeq: number | undefined, limit: number): Promise<AuditRow[]>;
   scan(afterSeq: number, limit: number): Promise<ChainedRow<AuditRow>[]>;
 }
