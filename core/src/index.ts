@@ -13,7 +13,7 @@ export {
   type Stanza,
 } from './age/header.js';
 export { DEFAULT_SCRYPT_LOG_N, MAX_SCRYPT_LOG_N } from './age/scrypt.js';
-export { CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, PAYLOAD_NONCE_SIZE, PayloadDecryptor, PayloadEncryptor, encryptChunkRun } from './age/stream.js';
+export { CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, PAYLOAD_NONCE_SIZE, PayloadDecryptor, PayloadEncryptor } from './age/stream.js';
 export { X25519Identity, X25519Recipient } from './age/x25519.js';
 export { PassphraseIdentity, findFileKey, type Identity } from './sealed/identities.js';
 export { META_STANZA_TYPE, ZONE_ID_PATTERN, newFileId, validateZoneId, type SealMeta } from './sealed/meta.js';

@@ -24,7 +24,6 @@ import {
 } from '@exitseal/core';
 import { writeAll, writeFileAtomically } from './atomic-write.js';
 import { FileOperationError, toFileOperationError } from './errors.js';
-import { PARALLEL_SEAL_MIN_BYTES, sealChunksInParallel } from './parallel-seal.js';
 
 /**
  * Read size for bulk work. Measured on this class of machine: 1–4 MiB blocks with many chunks per write were
@@ -196,12 +195,6 @@ export async function sealFile(
       target.outputPath,
       async (out) => {
         sealedBytes += await writeAll(out, encode([sealer.header]));
-        if (armorer === null && source.before.size >= PARALLEL_SEAL_MIN_BYTES) {
-          sealedBytes += await writeAll(out, [sealer.encryptor.nonce]);
-          sealedBytes += await sealChunksInParallel(source.handle, source.before.size, out, sealer.encryptor.payloadKey, hash, inputPath);
-          plaintextBytes = source.before.size;
-          return;
-        }
         sealedBytes += await pumpBlocks(source.handle, 0, out, (block) => {
           hash?.update(block);
           plaintextBytes += block.length;

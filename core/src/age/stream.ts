@@ -26,11 +26,7 @@ export function payloadKey(fileKey: Uint8Array, nonce: Uint8Array): Buffer {
  * until `finish()`, because only then is it known to be the final one.
  */
 export class PayloadEncryptor {
-  /**
-   * The payload key, for encrypting runs of chunks elsewhere (encryptChunkRun in a worker thread) when a
-   * caller knows the plaintext's length up front. Secret: never log it.
-   */
-  readonly payloadKey: Buffer;
+  private readonly key: Buffer;
   private counter = 0;
   private pending: Buffer = Buffer.alloc(0);
   private nonceEmitted = false;
@@ -40,7 +36,7 @@ export class PayloadEncryptor {
   constructor(fileKey: Uint8Array, nonce: Uint8Array = randomBytes(PAYLOAD_NONCE_SIZE)) {
     if (nonce.length !== PAYLOAD_NONCE_SIZE) throw new RangeError('payload nonce must be 16 bytes');
     this.nonce = Buffer.from(nonce);
-    this.payloadKey = payloadKey(fileKey, this.nonce);
+    this.key = payloadKey(fileKey, this.nonce);
   }
 
   /** Returns ciphertext pieces (write them in order, e.g. with writev). The input may be reused afterwards. */
@@ -86,43 +82,11 @@ export class PayloadEncryptor {
   }
 
   private encryptChunk(parts: Buffer[], last: boolean, out: Buffer[]): void {
-    sealChunk(this.payloadKey, this.counter++, last, parts, out);
+    const cipher = createCipheriv('chacha20-poly1305', this.key, chunkNonce(this.counter++, last), { authTagLength: TAG_SIZE });
+    for (const part of parts) if (part.length > 0) out.push(cipher.update(part));
+    cipher.final();
+    out.push(cipher.getAuthTag());
   }
-
-  toJSON(): string {
-    return '[PayloadEncryptor]';
-  }
-}
-
-function sealChunk(key: Uint8Array, counter: number, last: boolean, parts: Buffer[], out: Buffer[]): void {
-  const cipher = createCipheriv('chacha20-poly1305', key, chunkNonce(counter, last), { authTagLength: TAG_SIZE });
-  for (const part of parts) if (part.length > 0) out.push(cipher.update(part));
-  cipher.final();
-  out.push(cipher.getAuthTag());
-}
-
-/**
- * Encrypts a run of consecutive chunks, the first being chunk number `firstChunk`, into one contiguous buffer
- * (never from Node's shared pool, so it can be transferred between threads). Stateless, so runs can be
- * encrypted in parallel when the plaintext length is known up front. A run that does not end the payload must
- * be whole chunks; the run that ends it flags its last chunk as final (an empty run is the single empty final
- * chunk of an empty plaintext, and only valid as chunk 0).
- */
-export function encryptChunkRun(key: Uint8Array, firstChunk: number, plaintext: Uint8Array, endsPayload: boolean): Buffer {
-  const input = Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
-  if (!endsPayload && (input.length === 0 || input.length % CHUNK_SIZE !== 0)) {
-    throw new RangeError('a run that does not end the payload must be whole 64 KiB chunks');
-  }
-  if (input.length === 0 && firstChunk !== 0) throw new RangeError('an empty final chunk is only valid for an empty plaintext');
-  const chunks = Math.max(1, Math.ceil(input.length / CHUNK_SIZE));
-  const output = Buffer.allocUnsafeSlow(input.length + chunks * TAG_SIZE);
-  let written = 0;
-  for (let i = 0; i < chunks; i++) {
-    const pieces: Buffer[] = [];
-    sealChunk(key, firstChunk + i, endsPayload && i === chunks - 1, [input.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE)], pieces);
-    for (const piece of pieces) written += piece.copy(output, written);
-  }
-  return output;
 }
 
 /**
