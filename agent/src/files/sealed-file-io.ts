@@ -27,9 +27,10 @@ import { FileOperationError, toFileOperationError } from './errors.js';
 
 /**
  * Read size for bulk work. Measured on this class of machine: 1–4 MiB blocks with many chunks per write were
- * about twice as fast end to end as 64 KiB reads. Memory stays constant: one block plus one chunk.
+ * about twice as fast end to end as 64 KiB reads, and a 1 GiB seal took 1.19–1.30 s with 1 MiB blocks against
+ * 1.29–3.5 s with 4 MiB ones (less system time, steadier). Memory stays constant: two blocks plus one chunk.
  */
-export const BLOCK_SIZE = 4 * 1024 * 1024;
+export const BLOCK_SIZE = 1024 * 1024;
 
 interface Snapshot {
   readonly size: number;
