@@ -1,14 +1,13 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { ZoneIdSchema } from '@exitseal/core/policy';
-import { EXPORT_ACTIONS } from '@exitseal/core/wire';
 import { badRequest } from '../../errors.js';
 import { noStore, type RequestAuthenticator } from '../auth.js';
 import type { AuditService } from '../../services/audit.js';
 import { CSV_COLUMNS, csvLine, type ConsoleService } from '../../services/console.js';
 import type { RequestService } from '../../services/requests.js';
 import type { EventFilter } from '../../storage/store.js';
+import { EventFilterFields } from './event-filters.js';
 
 export interface ConsoleRouteServices {
   readonly auth: RequestAuthenticator;
@@ -17,25 +16,8 @@ export interface ConsoleRouteServices {
   readonly requests: RequestService;
 }
 
-const Timestamp = Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2}))?$', maxLength: 40 });
 /** The same filters as GET /api/v1/events, without paging: the CSV holds every matching row. */
-const CsvQuery = Type.Object(
-  {
-    agentId: Type.Optional(Type.String({ maxLength: 64 })),
-    zoneId: Type.Optional(ZoneIdSchema),
-    channel: Type.Optional(Type.String({ maxLength: 32 })),
-    action: Type.Optional(Type.Union(EXPORT_ACTIONS.map((a) => Type.Literal(a)))),
-    osUser: Type.Optional(Type.String({ maxLength: 256 })),
-    host: Type.Optional(Type.String({ maxLength: 255 })),
-    sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
-    fileName: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'prefix of the file name' })),
-    deviceSerial: Type.Optional(Type.String({ maxLength: 128 })),
-    deviceLabel: Type.Optional(Type.String({ maxLength: 128 })),
-    from: Type.Optional(Timestamp),
-    to: Type.Optional(Timestamp),
-  },
-  { additionalProperties: false },
-);
+const CsvQuery = Type.Object(EventFilterFields, { additionalProperties: false });
 type CsvQuery = Static<typeof CsvQuery>;
 const SeqParams = Type.Object({ seq: Type.String({ pattern: '^[0-9]{1,15}$' }) }, { additionalProperties: false });
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { ZoneIdSchema } from '@exitseal/core/policy';
-import { ErrorBodySchema, EXPORT_ACTIONS } from '@exitseal/core/wire';
+import { ErrorBodySchema } from '@exitseal/core/wire';
 import { badRequest } from '../../errors.js';
 import { clearedSessionCookie, noStore, sessionCookie, type RequestAuthenticator } from '../auth.js';
 import type { AuditService } from '../../services/audit.js';
@@ -11,6 +11,7 @@ import type { RequestService } from '../../services/requests.js';
 import type { UserService } from '../../services/users.js';
 import type { ZoneService } from '../../services/zones.js';
 import { EVENT_SORT_KEYS, ROLES, type EventFilter } from '../../storage/store.js';
+import { EventFilterFields } from './event-filters.js';
 
 export interface PeopleRouteServices {
   readonly auth: RequestAuthenticator;
@@ -42,21 +43,9 @@ const DecisionBody = Type.Object(
   { additionalProperties: false },
 );
 const Digits = Type.String({ pattern: '^[0-9]{1,15}$' });
-const Timestamp = Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2}))?$', maxLength: 40 });
 const EventQuery = Type.Object(
   {
-    agentId: Type.Optional(Type.String({ maxLength: 64 })),
-    zoneId: Type.Optional(ZoneIdSchema),
-    channel: Type.Optional(Type.String({ maxLength: 32 })),
-    action: Type.Optional(Type.Union(EXPORT_ACTIONS.map((a) => Type.Literal(a)))),
-    osUser: Type.Optional(Type.String({ maxLength: 256 })),
-    host: Type.Optional(Type.String({ maxLength: 255 })),
-    sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
-    fileName: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'prefix of the file name' })),
-    deviceSerial: Type.Optional(Type.String({ maxLength: 128 })),
-    deviceLabel: Type.Optional(Type.String({ maxLength: 128 })),
-    from: Type.Optional(Timestamp),
-    to: Type.Optional(Timestamp),
+    ...EventFilterFields,
     before: Type.Optional(Digits),
     sort: Type.Optional(Type.Union(EVENT_SORT_KEYS.map((k) => Type.Literal(k)), { description: 'absent: seq (arrival), newest first' })),
     order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
