@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { canonicalJson } from '../policy/canonical.js';
 import { ChannelSchema, TimestampSchema, ZoneIdSchema } from '../policy/model.js';
+import { AgentBacklogSchema } from './backlog.js';
 
 export const EXPORT_ACTIONS = [
   'sealed',
@@ -63,7 +64,11 @@ export type ExportEvent = Static<typeof ExportEventSchema>;
 export const MAX_EVENTS_PER_BATCH = 1000;
 
 export const EventBatchSchema = Type.Object(
-  { events: Type.Array(ExportEventSchema, { minItems: 1, maxItems: MAX_EVENTS_PER_BATCH }) },
+  {
+    events: Type.Array(ExportEventSchema, { minItems: 1, maxItems: MAX_EVENTS_PER_BATCH }),
+    /** The agent's backlog once this batch is stored (optional: older agents do not send it). */
+    backlog: Type.Optional(AgentBacklogSchema),
+  },
   { additionalProperties: false },
 );
 export type EventBatch = Static<typeof EventBatchSchema>;

@@ -1,4 +1,13 @@
 export {
+  AgentBacklogSchema,
+  BundlePollQuerySchema,
+  MAX_BACKLOG_COUNT,
+  backlogFromQuery,
+  backlogQuery,
+  type AgentBacklog,
+  type BundlePollQuery,
+} from './backlog.js';
+export {
   DeviceSchema,
   EXPORT_ACTIONS,
   EventBatchResultSchema,
