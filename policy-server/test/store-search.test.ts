@@ -55,7 +55,7 @@ describe('export-log search over a log larger than the newest-rows stretch', () 
     for (let i = 0; i < 4; i++) {
       const tokenHash = randomUUID();
       await store.enrolment.create({ id: randomUUID(), tokenHash, zoneId: 'lgwan', expiresAt: '2099-01-01T00:00:00.000Z', createdBy: 'test', createdAt: '2024-01-01T00:00:00.000Z', usedAt: null });
-      const agent: AgentRecord = { id: randomUUID(), hostname: `PC-${i}`, zoneId: ZONES[i % 3] as string, osName: 'Windows 11', agentVersion: '0.1.0', certFingerprint: randomUUID(), certSerial: String(i), enrolledAt: '2024-01-01T00:00:00.000Z', revokedAt: null, lastSeenAt: null, lastBundleRevision: null, lastEventHash: null };
+      const agent: AgentRecord = { id: randomUUID(), hostname: `PC-${i}`, zoneId: ZONES[i % 3] as string, osName: 'Windows 11', agentVersion: '0.1.0', certFingerprint: randomUUID(), certSerial: String(i), enrolledAt: '2024-01-01T00:00:00.000Z', revokedAt: null, lastSeenAt: null, lastBundleRevision: null, lastEventHash: null, backlog: null };
       await store.enrolment.consume(tokenHash, '2024-01-01T00:00:00.000Z', agent);
       agents.push(agent);
     }

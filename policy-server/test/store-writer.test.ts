@@ -31,6 +31,7 @@ async function addAgent(store: Store, hostname: string): Promise<AgentRecord> {
     lastSeenAt: null,
     lastBundleRevision: null,
     lastEventHash: null,
+    backlog: null,
   };
   assert.equal(await store.enrolment.consume(tokenHash, '2025-04-01T00:00:00.000Z', agent), true);
   return agent;
@@ -174,11 +175,13 @@ describe('SQLite store writer thread', () => {
 
   it('shows a poll in reads at once and writes it in the background, before a backup and on close; the last revision held is kept', async () => {
     const agent = await addAgent(store, 'PC-8');
-    await store.agents.touch(agent.id, '2025-04-01T10:00:00.000Z', 7);
+    const backlog = { outboxEvents: 1200, pendingJobs: 3, quarantinedFiles: 1 };
+    await store.agents.touch(agent.id, '2025-04-01T10:00:00.000Z', 7, backlog);
     await store.agents.touch(agent.id, '2025-04-01T10:01:00.000Z', null);
     for (const read of [await store.agents.get(agent.id), await store.agents.findByFingerprint(agent.certFingerprint), (await store.agents.list()).find((a) => a.id === agent.id)]) {
       assert.equal(read?.lastSeenAt, '2025-04-01T10:01:00.000Z');
       assert.equal(read?.lastBundleRevision, 7);
+      assert.deepEqual(read?.backlog, { ...backlog, reportedAt: '2025-04-01T10:00:00.000Z' }, 'a contact without a backlog keeps the last one reported, with its own time');
     }
     const copyPath = join(dir.path, 'backup.db');
     await store.backup(copyPath);
@@ -194,5 +197,6 @@ describe('SQLite store writer thread', () => {
     const reopened = await store.agents.get(agent.id);
     assert.equal(reopened?.lastSeenAt, '2025-04-01T10:02:00.000Z', 'close wrote the buffered poll');
     assert.equal(reopened?.lastBundleRevision, 7);
+    assert.deepEqual(reopened?.backlog, { ...backlog, reportedAt: '2025-04-01T10:00:00.000Z' }, 'the backlog was written with the poll');
   });
 });

@@ -1,9 +1,17 @@
-import type { ChainLink, EventFilter, EventRow, RequestRecord, Store } from '../storage/store.js';
+import type { AgentBacklog } from '@exitseal/core/wire';
+import type { ChainLink, EventFilter, EventRow, ReportedBacklog, RequestRecord, Store } from '../storage/store.js';
 import { notFound } from '../errors.js';
 import type { Clock } from './clock.js';
 
 /** How long after its last contact an agent still counts as online (agents poll the bundle every few minutes). */
 export const ONLINE_WINDOW_MINUTES = 15;
+/**
+ * A backlog at or above any of these counts is marked on the Agents page: a full upload batch still on the PC,
+ * seals that keep failing or waiting for their stick, plaintext files piling up in the local quarantine.
+ */
+export const BACKLOG_LARGE: Readonly<AgentBacklog> = { outboxEvents: 1000, pendingJobs: 10, quarantinedFiles: 10 };
+/** A backlog reported longer ago than this is marked stale: the PC may have fallen further behind since. */
+export const BACKLOG_STALE_MINUTES = ONLINE_WINDOW_MINUTES;
 const DASHBOARD_DAYS = 14;
 const TOP_DAYS = 7;
 const TOP_COUNT = 10;
@@ -63,6 +71,17 @@ export interface AgentStatus {
   readonly lastBundleRevision: number | null;
   readonly online: boolean;
   readonly policyCurrent: boolean;
+  /** As last reported, with when; null if the agent never reported one. */
+  readonly backlog: ReportedBacklog | null;
+  /** Any count at or above BACKLOG_LARGE. */
+  readonly backlogLarge: boolean;
+  /** No report, or none in the last BACKLOG_STALE_MINUTES (revoked agents are never marked stale). */
+  readonly backlogStale: boolean;
+}
+
+function isBacklogLarge(backlog: AgentBacklog | null): boolean {
+  if (backlog === null) return false;
+  return backlog.outboxEvents >= BACKLOG_LARGE.outboxEvents || backlog.pendingJobs >= BACKLOG_LARGE.pendingJobs || backlog.quarantinedFiles >= BACKLOG_LARGE.quarantinedFiles;
 }
 
 /** Day in UTC ("2025-04-01") of an ISO timestamp. */
@@ -208,6 +227,9 @@ export class ConsoleService {
       lastBundleRevision: a.lastBundleRevision,
       online: a.lastSeenAt !== null && now - Date.parse(a.lastSeenAt) < ONLINE_WINDOW_MINUTES * 60_000,
       policyCurrent: a.lastBundleRevision === revision,
+      backlog: a.backlog,
+      backlogLarge: isBacklogLarge(a.backlog),
+      backlogStale: a.revokedAt === null && (a.backlog === null || now - Date.parse(a.backlog.reportedAt) >= BACKLOG_STALE_MINUTES * 60_000),
     }));
   }
 

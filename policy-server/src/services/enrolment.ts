@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { EnrolRequest, EnrolResponse } from '@exitseal/core/wire';
+import type { AgentBacklog, EnrolRequest, EnrolResponse } from '@exitseal/core/wire';
 import { badRequest, forbidden, notFound, ServerError } from '../errors.js';
 import { signAgentCsr } from '../pki/forge.js';
 import type { AgentRecord, Store } from '../storage/store.js';
@@ -81,6 +81,7 @@ export class EnrolmentService {
       lastSeenAt: null,
       lastBundleRevision: null,
       lastEventHash: null,
+      backlog: null,
     };
     if (!(await this.store.enrolment.consume(tokenHash, now.toISOString(), agent))) {
       throw tokenInvalid('ENROLMENT_TOKEN_USED', 'the enrolment token was used or expired meanwhile');
@@ -106,9 +107,17 @@ export class EnrolmentService {
     return agent;
   }
 
-  /** Health for the admin view: when the agent last polled and which policy revision it now holds. */
-  recordSeen(agent: AgentRecord, revision: number): Promise<void> {
-    return this.store.agents.touch(agent.id, this.clock.now().toISOString(), revision);
+  /**
+   * Health for the admin view: when the agent last polled, which policy revision it now holds and, if it
+   * reported one, its backlog.
+   */
+  recordSeen(agent: AgentRecord, revision: number, backlog?: AgentBacklog): Promise<void> {
+    return this.store.agents.touch(agent.id, this.clock.now().toISOString(), revision, backlog);
+  }
+
+  /** An event upload is a contact too: last seen moves, and the backlog the agent sent with it is kept. */
+  recordUpload(agent: AgentRecord, backlog?: AgentBacklog): Promise<void> {
+    return this.store.agents.touch(agent.id, this.clock.now().toISOString(), null, backlog);
   }
 
   async revoke(actor: string, agentId: string): Promise<void> {

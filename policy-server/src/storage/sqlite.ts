@@ -3,6 +3,7 @@
 import { Worker, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { ZoneWithPolicy } from '@exitseal/core/policy';
+import type { AgentBacklog } from '@exitseal/core/wire';
 import { ServerError } from '../errors.js';
 import type {
   AgentRecord,
@@ -17,6 +18,7 @@ import type {
   LogAnchor,
   LogChainer,
   LogName,
+  ReportedBacklog,
   RequestRecord,
   RequestStatus,
   Role,
@@ -92,6 +94,13 @@ const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE log_anchors (log TEXT PRIMARY KEY, seq INTEGER NOT NULL, head_hash TEXT NOT NULL, breaks TEXT NOT NULL, mac TEXT NOT NULL);
   `,
+  // What each agent last reported it has not finished (events to upload, seals pending, files quarantined), and when.
+  `
+  ALTER TABLE agents ADD COLUMN backlog_outbox INTEGER;
+  ALTER TABLE agents ADD COLUMN backlog_jobs INTEGER;
+  ALTER TABLE agents ADD COLUMN backlog_quarantined INTEGER;
+  ALTER TABLE agents ADD COLUMN backlog_at TEXT;
+  `,
 ];
 
 /** Runs a synchronous body and hands back a settled promise, so sync SQLite fits the async Store interface. */
@@ -122,6 +131,10 @@ function toAgent(r: Row): AgentRecord {
     lastSeenAt: strOrNull(r.last_seen_at),
     lastBundleRevision: numOrNull(r.last_bundle_revision),
     lastEventHash: strOrNull(r.last_event_hash),
+    backlog:
+      r.backlog_at === null || r.backlog_at === undefined
+        ? null
+        : { outboxEvents: Number(r.backlog_outbox), pendingJobs: Number(r.backlog_jobs), quarantinedFiles: Number(r.backlog_quarantined), reportedAt: str(r.backlog_at) },
   };
 }
 
@@ -297,6 +310,7 @@ interface AgentTouch {
   readonly agentId: string;
   readonly at: string;
   readonly bundleRevision: number | null;
+  readonly backlog: ReportedBacklog | null;
 }
 
 /** One message to the writer thread; each is one transaction. */
@@ -334,6 +348,7 @@ export function serveWriter(port: MessagePort, databasePath: string): void {
   const setAgentHead = db.prepare('UPDATE agents SET last_event_hash = ? WHERE id = ?');
   const putAnchor = db.prepare(PUT_ANCHOR_SQL);
   const touch = db.prepare('UPDATE agents SET last_seen_at = ?, last_bundle_revision = COALESCE(?, last_bundle_revision) WHERE id = ?');
+  const setBacklog = db.prepare('UPDATE agents SET backlog_outbox = ?, backlog_jobs = ?, backlog_quarantined = ?, backlog_at = ? WHERE id = ?');
   const append = db.transaction((request: Extract<WriterRequest, { kind: 'appendEvents' }>): boolean => {
     const head = readHead(headStatement);
     if (head.seq !== request.expectedHead.seq || head.hash !== request.expectedHead.hash) return false;
@@ -343,7 +358,10 @@ export function serveWriter(port: MessagePort, databasePath: string): void {
     return true;
   });
   const touchAll = db.transaction((touches: readonly AgentTouch[]) => {
-    for (const t of touches) touch.run(t.at, t.bundleRevision, t.agentId);
+    for (const t of touches) {
+      touch.run(t.at, t.bundleRevision, t.agentId);
+      if (t.backlog !== null) setBacklog.run(t.backlog.outboxEvents, t.backlog.pendingJobs, t.backlog.quarantinedFiles, t.backlog.reportedAt, t.agentId);
+    }
   });
   port.on('message', (request: WriterRequest) => {
     let reply: WriterReply;
@@ -601,9 +619,14 @@ class TouchBuffer {
     private readonly onBackgroundError: (error: Error) => void,
   ) {}
 
-  add(agentId: string, at: string, bundleRevision: number | null): void {
+  add(agentId: string, at: string, bundleRevision: number | null, backlog: AgentBacklog | undefined): void {
     const earlier = this.pending.get(agentId);
-    this.pending.set(agentId, { agentId, at, bundleRevision: bundleRevision ?? earlier?.bundleRevision ?? null });
+    this.pending.set(agentId, {
+      agentId,
+      at,
+      bundleRevision: bundleRevision ?? earlier?.bundleRevision ?? null,
+      backlog: backlog === undefined ? (earlier?.backlog ?? null) : { ...backlog, reportedAt: at },
+    });
     this.schedule();
   }
 
@@ -611,7 +634,7 @@ class TouchBuffer {
   overlay(agent: AgentRecord): AgentRecord {
     const touch = this.pending.get(agent.id);
     if (touch === undefined) return agent;
-    return { ...agent, lastSeenAt: touch.at, lastBundleRevision: touch.bundleRevision ?? agent.lastBundleRevision };
+    return { ...agent, lastSeenAt: touch.at, lastBundleRevision: touch.bundleRevision ?? agent.lastBundleRevision, backlog: touch.backlog ?? agent.backlog };
   }
 
   /** Writes what is buffered; entries stay visible to reads until their write committed (and are kept if it failed). */
@@ -928,9 +951,9 @@ export class SqliteStore implements Store {
         return row ? this.touches.overlay(toAgent(row)) : null;
       }),
     revoke: (id: string, at: string) => settle(() => this.statement('UPDATE agents SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes === 1),
-    touch: (id: string, at: string, bundleRevision: number | null) =>
+    touch: (id: string, at: string, bundleRevision: number | null, backlog?: AgentBacklog) =>
       settle(() => {
-        this.touches.add(id, at, bundleRevision);
+        this.touches.add(id, at, bundleRevision, backlog);
       }),
   };
 

@@ -1,4 +1,5 @@
 import type { ZoneWithPolicy } from '@exitseal/core/policy';
+import type { AgentBacklog } from '@exitseal/core/wire';
 
 /**
  * Everything the server keeps, behind one interface. Services only see this; the embedded default is
@@ -63,6 +64,11 @@ export interface EnrolmentTokenRecord {
   readonly usedAt: string | null;
 }
 
+/** An agent's backlog as it last reported it, and when the server received that report. */
+export interface ReportedBacklog extends AgentBacklog {
+  readonly reportedAt: string;
+}
+
 export interface AgentRecord {
   readonly id: string;
   readonly hostname: string;
@@ -76,6 +82,8 @@ export interface AgentRecord {
   readonly lastSeenAt: string | null;
   readonly lastBundleRevision: number | null;
   readonly lastEventHash: string | null;
+  /** Null until the agent reports one (agents before 0.1.0's backlog report never do). */
+  readonly backlog: ReportedBacklog | null;
 }
 
 export interface EnrolmentRepository {
@@ -94,10 +102,11 @@ export interface AgentRepository {
   findByFingerprint(fingerprint: string): Promise<AgentRecord | null>;
   revoke(id: string, at: string): Promise<boolean>;
   /**
-   * Records a poll (last seen, and the bundle revision the agent now holds unless null). Called on every
-   * poll, so an implementation may write it later in bulk, as long as reads of agents reflect it at once.
+   * Records a contact (last seen, the bundle revision the agent now holds unless null, and the backlog it
+   * reported, if it did, as of `at`). Called on every poll and upload, so an implementation may write it
+   * later in bulk, as long as reads of agents reflect it at once.
    */
-  touch(id: string, at: string, bundleRevision: number | null): Promise<void>;
+  touch(id: string, at: string, bundleRevision: number | null, backlog?: AgentBacklog): Promise<void>;
 }
 
 /** One stored export event, flat, exactly as the chain covers it. */

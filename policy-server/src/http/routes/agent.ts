@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import {
+  BundlePollQuerySchema,
+  backlogFromQuery,
   DecryptRequestCreateSchema,
   EnrolRequestSchema,
   EnrolResponseSchema,
@@ -11,11 +13,13 @@ import {
   RequestCreatedSchema,
   RequestOutcomeSchema,
   SignedBundleSchema,
+  type BundlePollQuery,
   type DecryptRequestCreate,
   type EnrolRequest,
   type EventBatch,
   type ReleaseRequestCreate,
 } from '@exitseal/core/wire';
+import { badRequest } from '../../errors.js';
 import { noStore, type RequestAuthenticator } from '../auth.js';
 import type { BundleService } from '../../services/bundles.js';
 import type { EnrolmentService } from '../../services/enrolment.js';
@@ -45,20 +49,23 @@ export function agentRoutes(s: AgentRouteServices) {
       },
     );
 
-    app.get(
+    app.get<{ Querystring: BundlePollQuery }>(
       '/agent/v1/bundle',
       {
         schema: {
           tags: ['agent'],
-          summary: 'The signed policy bundle; send If-None-Match with the last ETag to get 304 when nothing changed',
+          summary: 'The signed policy bundle; send If-None-Match with the last ETag to get 304 when nothing changed. The query carries the agent\'s backlog (all three counts or none)',
           headers: Type.Object({ 'if-none-match': Type.Optional(Type.String({ maxLength: 128 })) }),
+          querystring: BundlePollQuerySchema,
           response: { 200: SignedBundleSchema, 304: Type.Null(), ...errors },
         },
       },
       async (request, reply) => {
         const agent = await s.auth.agent(request);
+        const backlog = backlogFromQuery(request.query);
+        if (backlog === null) throw badRequest('BACKLOG_INVALID', 'outboxEvents, pendingJobs and quarantinedFiles go together, each from 0 to 1000000000');
         const { etag, revision } = await s.bundles.etag(agent);
-        await s.enrolment.recordSeen(agent, revision);
+        await s.enrolment.recordSeen(agent, revision, backlog);
         noStore(reply);
         reply.header('etag', etag);
         if (request.headers['if-none-match'] === etag) return reply.code(304).send();
@@ -71,7 +78,10 @@ export function agentRoutes(s: AgentRouteServices) {
       { schema: { tags: ['agent'], summary: 'Upload export events; a resent batch is counted as duplicates', body: EventBatchSchema, response: { 200: EventBatchResultSchema, ...errors } } },
       async (request) => {
         const agent = await s.auth.agent(request);
-        return s.events.ingest(agent, request.body);
+        const result = await s.events.ingest(agent, request.body);
+        // Only once the batch is stored: the backlog it carries counts what is left after it.
+        await s.enrolment.recordUpload(agent, request.body.backlog);
+        return result;
       },
     );
 
