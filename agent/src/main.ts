@@ -17,6 +17,7 @@ import { NetworkWatcher } from './network/network-facts.js';
 import { apiFor, enrolAgent, loadEnrolment, type Enrolment } from './server/enrolment.js';
 import type { PolicyServerApi } from './server/policy-server-api.js';
 import { Backoff } from './server/retry.js';
+import { AgentBacklogMeter } from './upload/backlog.js';
 import { EventUploader } from './upload/event-uploader.js';
 import { InboundOpener } from './inbound/inbound-opener.js';
 import { agentHandlers } from './local-api/agent-handlers.js';
@@ -78,8 +79,9 @@ interface ServerLink {
   readonly uploader: EventUploader;
 }
 
-async function connectToServer(config: AgentConfig, enrolment: Enrolment, outbox: EventOutbox, logger: Logger, stopSignal: Promise<string>): Promise<ServerLink | undefined> {
+async function connectToServer(config: AgentConfig, enrolment: Enrolment, outbox: EventOutbox, backlog: AgentBacklogMeter, logger: Logger, stopSignal: Promise<string>): Promise<ServerLink | undefined> {
   const api = apiFor(enrolment, config.server.requestTimeoutMs);
+  api.reportBacklog(backlog);
   const source = new ServerPolicySource(config.outboundFolders, logger);
   const sync = new PolicySync({
     api,
@@ -132,7 +134,8 @@ async function run(args: string[], io: AgentIo): Promise<number> {
     let policy: PolicySource;
     if (enrolment) {
       logger.info('agent enrolled', { agentId: enrolment.agentId, homeZone: enrolment.zoneId, server: enrolment.serverUrl });
-      link = await connectToServer(config, enrolment, outbox, logger, io.stopSignal);
+      const backlog = new AgentBacklogMeter(outbox, journal, join(config.dataDir, 'quarantine'), logger);
+      link = await connectToServer(config, enrolment, outbox, backlog, logger, io.stopSignal);
       if (!link) {
         logger.info('agent stopped before it had a policy');
         return 0;

@@ -2,10 +2,12 @@ import { Type, type TSchema, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { ExitSealError } from '@exitseal/core';
 import {
+  backlogQuery,
   EnrolResponseSchema,
   EventBatchResultSchema,
   RequestCreatedSchema,
   RequestOutcomeSchema,
+  type AgentBacklog,
   type DecryptRequestCreate,
   type EnrolRequest,
   type EnrolResponse,
@@ -40,12 +42,24 @@ export type BundleAnswer = { readonly changed: false } | { readonly changed: tru
 
 const ErrorBody = Type.Object({ code: Type.String(), message: Type.String() });
 
+/** The agent's backlog at the moment of a call (implemented by upload/backlog.ts). */
+export interface BacklogSource {
+  current(): Promise<AgentBacklog>;
+}
+
 /**
  * The policy server's agent API (/agent/v1), typed. Every answer is checked against the shared wire schema
  * before the agent uses it: the server is trusted for authenticity (TLS), not for well-formedness.
  */
 export class PolicyServerApi {
+  private backlog: BacklogSource | undefined;
+
   constructor(private readonly transport: HttpsTransport) {}
+
+  /** From now on every poll and every event upload tells the server the agent's backlog. */
+  reportBacklog(source: BacklogSource): void {
+    this.backlog = source;
+  }
 
   get serverUrl(): string {
     return this.transport.baseUrl;
@@ -57,14 +71,22 @@ export class PolicyServerApi {
 
   /** Conditional GET: with the last ETag, an unchanged policy costs one empty 304. */
   async bundle(etag: string | undefined): Promise<BundleAnswer> {
-    const response = await this.transport.request('GET', '/agent/v1/bundle', { headers: etag ? { 'if-none-match': etag } : {} });
+    const backlog = await this.backlog?.current();
+    const path = backlog === undefined ? '/agent/v1/bundle' : `/agent/v1/bundle?${backlogQuery(backlog)}`;
+    const response = await this.transport.request('GET', path, { headers: etag ? { 'if-none-match': etag } : {} });
     if (response.status === 304) return { changed: false };
     if (response.status !== 200) throw this.failure(response.status, response.json, '/agent/v1/bundle');
     return { changed: true, etag: response.etag, signedBundle: response.json };
   }
 
-  uploadEvents(events: readonly ExportEvent[]): Promise<EventBatchResult> {
-    return this.call('POST', '/agent/v1/events', EventBatchResultSchema, [200], { events });
+  /**
+   * Uploads a batch taken from the outbox (so still counted there as pending): the backlog sent with it is
+   * what will be left once the server has stored it.
+   */
+  async uploadEvents(events: readonly ExportEvent[]): Promise<EventBatchResult> {
+    const backlog = await this.backlog?.current();
+    const body = backlog === undefined ? { events } : { events, backlog: { ...backlog, outboxEvents: Math.max(0, backlog.outboxEvents - events.length) } };
+    return this.call('POST', '/agent/v1/events', EventBatchResultSchema, [200], body);
   }
 
   createDecryptRequest(request: DecryptRequestCreate): Promise<RequestCreated> {
