@@ -122,7 +122,10 @@ describe('admin console in Chromium', { skip: SKIP }, () => {
     await fixture.person('auditor1', 'auditor');
     await fixture.person('tanaka', 'staff');
     agent = await fixture.enrol(admin, 'lgwan', 'PC-LGWAN-001');
-    const stored = await expectStatus<{ accepted: number }>(agent.client, 200, '/agent/v1/events', { body: { events: seedEvents() } });
+    // The agent says 1500 events are still waiting on the PC after this batch: a large backlog, marked on the Agents page.
+    const stored = await expectStatus<{ accepted: number }>(agent.client, 200, '/agent/v1/events', {
+      body: { events: seedEvents(), backlog: { outboxEvents: 1500, pendingJobs: 2, quarantinedFiles: 1 } },
+    });
     assert.equal(stored.accepted, DAYS.length * (PER_DAY.a + PER_DAY.b));
     releaseId = await releaseRequest('振込データ_20250401.csv', 'ab'.repeat(32));
     secondReleaseId = await releaseRequest('給与振込_20250401.csv', 'cd'.repeat(32));
@@ -358,8 +361,13 @@ describe('admin console in Chromium', { skip: SKIP }, () => {
       await screenshot(page, `12-${path}`);
     }
     await page.click('header a[href="#/agents"]');
-    const agentRow = await page.waitForSelector('table tbody tr');
+    const agentRow = await page.waitForSelector('table tbody tr[data-agent=PC-LGWAN-001]');
     assert.ok((await agentRow.textContent())?.includes('PC-LGWAN-001'));
+    // Host, OS, version, zone, last seen, policy version and the queue backlog the agent reported, with its mark.
+    const headings = await Promise.all((await page.$$('table thead th')).map((cell) => cell.textContent()));
+    assert.deepEqual(headings.slice(0, 7), ['端末名', 'OS', 'バージョン', 'ゾーン', '最終接続', 'ポリシー', '未処理（キュー）']);
+    const backlog = await (await agentRow.$('[data-testid=backlog]'))?.textContent();
+    assert.match(backlog ?? '', /^未送信ログ 1500・暗号化待ち 2・隔離 1 .+ 時点 滞留$/);
 
     // An enrolment token comes with the agent's exact enrol command, pinning the CA that `exitseal-server ca` prints.
     const fingerprint = (await cli(['ca', '--data', dir.path, '--fingerprint'])).out;

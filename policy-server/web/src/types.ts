@@ -100,6 +100,10 @@ export interface AgentStatus {
   readonly lastBundleRevision: number | null;
   readonly online: boolean;
   readonly policyCurrent: boolean;
+  /** What the agent last reported it has not finished, and when; null if it never reported. */
+  readonly backlog: { readonly outboxEvents: number; readonly pendingJobs: number; readonly quarantinedFiles: number; readonly reportedAt: string } | null;
+  readonly backlogLarge: boolean;
+  readonly backlogStale: boolean;
 }
 
 export interface DeviceRule {

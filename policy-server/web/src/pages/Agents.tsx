@@ -87,6 +87,36 @@ function EnrolmentTokenForm() {
   );
 }
 
+/** The backlog cell: the three counts, when they were reported, and a worded mark (not only a colour) when large or stale. */
+function BacklogCell({ agent }: { agent: AgentStatus }) {
+  const { t, language } = useConsole();
+  const b = agent.backlog;
+  return (
+    <td data-testid="backlog">
+      {b === null ? (
+        <span className="note">{t.agents.backlogNone}</span>
+      ) : (
+        <>
+          <span>{t.agents.backlogCounts(b.outboxEvents, b.pendingJobs, b.quarantinedFiles)}</span>{' '}
+          <span className="note">{t.agents.backlogAsOf(formatTime(b.reportedAt, language))}</span>
+        </>
+      )}
+      {agent.backlogLarge && (
+        <>
+          {' '}
+          <span className="badge backlog-mark-large">{t.agents.backlogLarge}</span>
+        </>
+      )}
+      {agent.backlogStale && (
+        <>
+          {' '}
+          <span className="badge backlog-mark-stale">{t.agents.backlogStale}</span>
+        </>
+      )}
+    </td>
+  );
+}
+
 export function AgentsPage() {
   const { api, session, t, language } = useConsole();
   const data = useLoad(() => api.get<{ agents: AgentStatus[] }>('/api/v1/console/agents'), [api]);
@@ -121,19 +151,21 @@ export function AgentsPage() {
                 <th scope="col">{t.agents.zone}</th>
                 <th scope="col">{t.agents.lastSeen}</th>
                 <th scope="col">{t.agents.policy}</th>
+                <th scope="col">{t.agents.backlog}</th>
                 <th scope="col">{t.agents.state}</th>
                 {isAdmin && <th scope="col" />}
               </tr>
             </thead>
             <tbody>
               {data.data.agents.map((a) => (
-                <tr key={a.id}>
+                <tr key={a.id} data-agent={a.hostname}>
                   <td>{a.hostname}</td>
                   <td>{a.osName}</td>
                   <td>{a.agentVersion}</td>
                   <td>{a.zoneId}</td>
                   <td>{formatTime(a.lastSeenAt, language)}</td>
                   <td>{a.policyCurrent ? t.agents.policyCurrent : t.agents.policyOld(a.lastBundleRevision)}</td>
+                  <BacklogCell agent={a} />
                   <td>
                     <span className={`badge state-${a.revokedAt !== null ? 'revoked' : a.online ? 'online' : 'offline'}`}>
                       {a.revokedAt !== null ? t.agents.revoked : a.online ? t.agents.online : t.agents.offline}
