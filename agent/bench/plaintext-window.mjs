@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Plaintext window and footprint of the sealing agent on a "stick".
-//   node agent/bench/plaintext-window.mjs [--dir DIR] [--quick]
+//   node agent/bench/plaintext-window.mjs [--dir DIR] [--quick] [--footprint-only]
 // Where root, losetup, mkfs.exfat and exfat-fuse exist, the stick is an exFAT image on a loop device mounted
 // through FUSE (as in the e2e tests); otherwise a declared directory under DIR (say which in the output).
 // Measures, with a real `exitseal-agent run` process:
@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { clearInterval, setInterval } from 'node:timers';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { dir: { type: 'string' }, quick: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { dir: { type: 'string' }, quick: { type: 'boolean' }, 'footprint-only': { type: 'boolean' } } });
 const AGENT_BIN = new URL('../bin/exitseal-agent.js', import.meta.url).pathname;
 const MAGIC = Buffer.from('age-encryption.org/v1\n');
 const SETTLE_MS = 200;
@@ -138,19 +138,36 @@ try {
     await sleep(20);
   }
 
-  // Idle footprint with the files mounted.
+  // Idle footprint with the files mounted: CPU over the whole idle time, RSS sampled every second in it.
   await sleep(2000);
   const idleSeconds = values.quick ? 5 : 15;
-  const before = procStats(agent.pid);
-  await sleep(idleSeconds * 1000);
-  const after = procStats(agent.pid);
   const hz = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-  const idleCpu = ((after.ticks - before.ticks) / hz / idleSeconds) * 100;
-  console.log(`idle with ${fileCount} files on the stick: CPU ${idleCpu.toFixed(2)} % of one core over ${idleSeconds} s, RSS ${after.rssMiB.toFixed(1)} MiB`);
+  const idleFootprint = async (label) => {
+    const before = procStats(agent.pid);
+    const rss = [];
+    for (let second = 0; second < idleSeconds; second++) {
+      await sleep(1000);
+      rss.push(procStats(agent.pid).rssMiB);
+    }
+    const after = procStats(agent.pid);
+    const idleCpu = ((after.ticks - before.ticks) / hz / idleSeconds) * 100;
+    rss.sort((a, b) => a - b);
+    console.log(
+      `${label} with ${fileCount} files on the stick: CPU ${idleCpu.toFixed(2)} % of one core over ${idleSeconds} s, ` +
+        `RSS ${after.rssMiB.toFixed(1)} MiB at the end (min ${rss[0].toFixed(1)}, median ${percentile(rss, 50).toFixed(1)}, max ${rss.at(-1).toFixed(1)} over ${rss.length} samples)`,
+    );
+  };
+  await idleFootprint('idle');
+  if (values['footprint-only']) process.exit(await cleanup().then(() => 0));
 
   // Plaintext window per size.
   let peakRss = 0;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, procStats(agent.pid).rssMiB)), 50);
+  let phasePeakRss = 0;
+  const sampler = setInterval(() => {
+    const { rssMiB } = procStats(agent.pid);
+    peakRss = Math.max(peakRss, rssMiB);
+    phasePeakRss = Math.max(phasePeakRss, rssMiB);
+  }, 50);
   const cases = [
     { label: '4 KiB', size: 4096, runs: values.quick ? 10 : 40 },
     { label: '1 MiB', size: 1024 * 1024, runs: values.quick ? 10 : 40 },
@@ -159,6 +176,7 @@ try {
   for (const { label, size, runs } of cases) {
     const data = randomBytes(size);
     const windows = [];
+    phasePeakRss = 0;
     for (let i = 0; i < runs; i++) {
       const path = join(mountPoint, `window-${size}-${i}.bin`);
       const closed = await writeAndClose(path, data);
@@ -167,7 +185,7 @@ try {
       await rm(path);
     }
     windows.sort((a, b) => a - b);
-    console.log(`plaintext window ${label.padStart(7)}: p50 ${percentile(windows, 50).toFixed(0)} ms, p95 ${percentile(windows, 95).toFixed(0)} ms (n=${runs}; includes the ${SETTLE_MS} ms settle time)`);
+    console.log(`plaintext window ${label.padStart(7)}: p50 ${percentile(windows, 50).toFixed(0)} ms, p95 ${percentile(windows, 95).toFixed(0)} ms (n=${runs}; includes the ${SETTLE_MS} ms settle time); peak agent RSS ${phasePeakRss.toFixed(1)} MiB`);
   }
 
   // Throughput: plain cp of a 200 MiB file vs the agent's seal of the same file on the same stick.
@@ -184,6 +202,8 @@ try {
   const mib = 200;
   console.log(`cp of ${mib} MiB to the stick (with fsync): ${(mib / cpSeconds).toFixed(0)} MiB/s; agent sealing the same file in place: ${(mib / sealSeconds).toFixed(0)} MiB/s; seal/cp throughput ratio ${(cpSeconds / sealSeconds).toFixed(2)}`);
   console.log(`peak agent RSS while sealing: ${peakRss.toFixed(1)} MiB`);
+  await sleep(2000);
+  await idleFootprint('idle again after sealing');
 } finally {
   await cleanup();
 }
