@@ -177,7 +177,7 @@ async function run(args: string[], io: AgentIo): Promise<number> {
       releases: link ? new ReleaseGate(store, link.enrolment.verifyKey, link.enrolment.agentId) : undefined,
     });
     const engine = new SealingEngine(policy, { processor, journal, registry, logger, settleMs: config.media.settleMs, concurrency: config.media.sealConcurrency }, notifier, logger);
-    const sources = await createVolumeSources(process.platform, config.media.declaredVolumes);
+    const sources = await createVolumeSources(process.platform, config.media.declaredVolumes, (error) => logger.warn('USB identity of a new drive is unknown: device rules cannot match it', errorFields(error)));
     const watcher = new MountWatcher(sources, engine, config.media.pollIntervalMs, (error) => logger.error('volume detection failed', errorFields(error)));
     const current = policy.current();
     logger.info('agent starting', { pid: process.pid, policySource: current.source, policyVersion: current.version, zone: current.zoneId, dataDir: config.dataDir, pendingJobs: journal.count() });

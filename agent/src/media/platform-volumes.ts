@@ -1,12 +1,14 @@
 import type { DeclaredVolume } from '../config/agent-config.js';
 import { DeclaredVolumeSource } from './declared-volumes.js';
-import { createDarwinVolumeSource } from './device-info.darwin.js';
 import { LINUX_PATHS, LinuxVolumeSource, readBootId } from './device-info.linux.js';
-import { createWin32VolumeSource } from './device-info.win32.js';
 import type { VolumeSource } from './volume.js';
 
-/** The volume sources for this platform: declared volumes first (they win), then the platform's detection. */
-export async function createVolumeSources(platform: NodeJS.Platform, declared: readonly DeclaredVolume[]): Promise<VolumeSource[]> {
+/**
+ * The volume sources for this platform: declared volumes first (they win), then the platform's detection.
+ * The Windows and macOS modules (drivelist, PowerShell, system_profiler) are imported only on those platforms.
+ * `onIdentityError` hears of a failed USB identity query there (the volume is then watched without USB ids).
+ */
+export async function createVolumeSources(platform: NodeJS.Platform, declared: readonly DeclaredVolume[], onIdentityError: (error: unknown) => void = () => undefined): Promise<VolumeSource[]> {
   if (platform === 'linux') {
     const linux = new LinuxVolumeSource(LINUX_PATHS);
     const declaredSource = new DeclaredVolumeSource(declared, {
@@ -18,7 +20,14 @@ export async function createVolumeSources(platform: NodeJS.Platform, declared: r
   }
   const processStart = String(Date.now());
   const declaredSource = new DeclaredVolumeSource(declared, { bootId: () => Promise.resolve(processStart) });
-  if (platform === 'win32') return [declaredSource, await createWin32VolumeSource()];
-  if (platform === 'darwin') return [declaredSource, await createDarwinVolumeSource()];
+  if (platform === 'win32') {
+    const { createWin32VolumeSource } = await import('./device-info.win32.js');
+    return [declaredSource, await createWin32VolumeSource(onIdentityError)];
+  }
+  if (platform === 'darwin') {
+    const { createDarwinVolumeSource } = await import('./device-info.darwin.js');
+    return [declaredSource, await createDarwinVolumeSource(onIdentityError)];
+  }
   return [declaredSource];
 }
+
