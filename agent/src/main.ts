@@ -6,8 +6,8 @@ import { ExitSealError } from '@exitseal/core';
 import { ConfigError, loadAgentConfig, type AgentConfig } from './config/agent-config.js';
 import { errorFields } from './logging/logger.js';
 import { createWinstonLogger } from './logging/winston-logger.js';
-import { MountWatcher } from './media/mount-watcher.js';
-import { createVolumeSources } from './media/platform-volumes.js';
+import { HOTPLUG_SETTLE_DELAYS_MS, MountWatcher } from './media/mount-watcher.js';
+import { createHotplugSource, createVolumeSources } from './media/platform-volumes.js';
 import { OsUsers } from './platform/os-users.js';
 import { LocalPolicySource, type PolicySource } from './policy/agent-policy.js';
 import { BundleCache } from './policy/bundle-cache.js';
@@ -178,7 +178,14 @@ async function run(args: string[], io: AgentIo): Promise<number> {
     });
     const engine = new SealingEngine(policy, { processor, journal, registry, logger, settleMs: config.media.settleMs, concurrency: config.media.sealConcurrency }, notifier, logger);
     const sources = await createVolumeSources(process.platform, config.media.declaredVolumes, (error) => logger.warn('USB identity of a new drive is unknown: device rules cannot match it', errorFields(error)));
-    const watcher = new MountWatcher(sources, engine, config.media.pollIntervalMs, (error) => logger.error('volume detection failed', errorFields(error)));
+    const hotplug = createHotplugSource(process.platform);
+    const watcher = new MountWatcher(
+      sources,
+      engine,
+      config.media.pollIntervalMs,
+      (error) => logger.error('volume detection failed', errorFields(error)),
+      hotplug && { source: hotplug, settleDelaysMs: HOTPLUG_SETTLE_DELAYS_MS, unavailable: (error) => logger.warn('USB hot-plug events are unavailable: drives are found by polling only', { ...errorFields(error), pollIntervalMs: config.media.pollIntervalMs }) },
+    );
     const current = policy.current();
     logger.info('agent starting', { pid: process.pid, policySource: current.source, policyVersion: current.version, zone: current.zoneId, dataDir: config.dataDir, pendingJobs: journal.count() });
     await watcher.start();

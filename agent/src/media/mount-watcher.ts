@@ -1,3 +1,4 @@
+import type { HotplugKind, HotplugSource } from './usb-hotplug.js';
 import type { VolumeInfo, VolumeSource } from './volume.js';
 
 export interface MountListener {
@@ -5,36 +6,66 @@ export interface MountListener {
   unmounted(volume: VolumeInfo): Promise<void>;
 }
 
+/** Rescans on USB hot-plug events, in addition to the poll. */
+export interface MountWatcherHotplug {
+  readonly source: HotplugSource;
+  /**
+   * After an attach or detach, rescan at each of these delays: the drive letter (Windows) or /Volumes entry
+   * (macOS) appears some hundreds of milliseconds after the USB device does, and how long varies.
+   */
+  readonly settleDelaysMs: readonly number[];
+  /** Told once if hot-plug events are unavailable; the poll then carries on alone. */
+  readonly unavailable: (error: unknown) => void;
+}
+
+/** Default rescan delays after a hot-plug event. */
+export const HOTPLUG_SETTLE_DELAYS_MS: readonly number[] = [150, 600, 1500, 3000];
+
 /**
  * Polls the volume sources (on Linux a read of /proc/self/mountinfo, a few microseconds) and reports each
  * volume that appears or disappears, one at a time and in order: an unmount is always reported before a
  * new mount at the same place. The first source that reports a mount point wins, so declared volumes
- * (listed first) override detection.
+ * (listed first) override detection. With a hot-plug source, a USB attach or detach also triggers rescans
+ * (after short settle delays) without waiting for the poll. Scans never overlap: each waits for the last.
  */
 export class MountWatcher {
   private readonly known = new Map<string, VolumeInfo>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private running = false;
   private scanning: Promise<void> = Promise.resolve();
+  private readonly settleTimers = new Set<ReturnType<typeof setTimeout>>();
+  private unsubscribe: (() => Promise<void>) | undefined;
 
   constructor(
     private readonly sources: readonly VolumeSource[],
     private readonly listener: MountListener,
     private readonly intervalMs: number,
     private readonly onError: (error: unknown) => void,
+    private readonly hotplug?: MountWatcherHotplug,
   ) {}
 
-  /** Resolves after the first scan has been reported. */
+  /** Resolves after the first scan has been reported. Subscribes to hot-plug events first, so none is missed. */
   async start(): Promise<void> {
     this.running = true;
-    this.scanning = this.scan();
-    await this.scanning;
+    if (this.hotplug) {
+      try {
+        this.unsubscribe = await this.hotplug.source.subscribe((kind) => this.deviceEvent(kind));
+      } catch (error) {
+        this.hotplug.unavailable(error);
+      }
+    }
+    await this.enqueueScan();
     this.schedule();
   }
 
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
+    for (const timer of this.settleTimers) clearTimeout(timer);
+    this.settleTimers.clear();
+    const unsubscribe = this.unsubscribe;
+    this.unsubscribe = undefined;
+    if (unsubscribe) await unsubscribe().catch((error: unknown) => this.onError(error));
     await this.scanning;
   }
 
@@ -45,8 +76,29 @@ export class MountWatcher {
   private schedule(): void {
     if (!this.running) return;
     this.timer = setTimeout(() => {
-      this.scanning = this.scan().finally(() => this.schedule());
+      void this.enqueueScan().finally(() => this.schedule());
     }, this.intervalMs);
+  }
+
+  /** A new device event restarts the settle rescans: the drive of the last device to arrive is the one awaited. */
+  private deviceEvent(_kind: HotplugKind): void {
+    if (!this.running || !this.hotplug) return;
+    for (const timer of this.settleTimers) clearTimeout(timer);
+    this.settleTimers.clear();
+    for (const delay of this.hotplug.settleDelaysMs) {
+      const timer = setTimeout(() => {
+        this.settleTimers.delete(timer);
+        void this.enqueueScan();
+      }, delay);
+      this.settleTimers.add(timer);
+    }
+  }
+
+  /** Runs a scan after the one in progress (if any): polls and hot-plug rescans never run at once. */
+  private enqueueScan(): Promise<void> {
+    const next = this.scanning.then(() => (this.running ? this.scan() : undefined)).catch((error: unknown) => this.onError(error));
+    this.scanning = next;
+    return next;
   }
 
   private async scan(): Promise<void> {
