@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { isDarwinMountPoint } from '../src/media/device-info.darwin.js';
 import { isWin32MountPoint } from '../src/media/device-info.win32.js';
-import { DrivelistVolumeSource, volumesFromDrives, type DrivelistDrive } from '../src/media/drivelist-volumes.js';
+import { DrivelistUnavailableError, DrivelistVolumeSource, loadDrivelist, volumesFromDrives, type DrivelistDrive } from '../src/media/drivelist-volumes.js';
 import { CommandError, runCommand, type CommandRunner } from '../src/media/run-command.js';
 import { parseSystemProfilerUsb, DarwinUsbIdentitySource, SYSTEM_PROFILER } from '../src/media/usb-identity.darwin.js';
 import { fsTypeName, hexId, mountKey, UsbIdentityError, type MediaIdentity, type UsbIdentitySource } from '../src/media/usb-identity.js';
@@ -247,6 +247,13 @@ describe('drivelist drives joined with the USB identity, as the device rules see
     drives = [...drives, { device: '\\\\.\\PhysicalDrive2', mountpoints: [{ path: 'F:\\' }], isRemovable: true, isUSB: true }];
     const fourth = await source.list();
     assert.notEqual(fourth[2]?.mountToken, second[1]?.mountToken);
+  });
+});
+
+describe('loading drivelist', () => {
+  test('the installed drivelist (an optional dependency, built by npm ci) loads; a missing one is a typed error', async () => {
+    assert.equal(typeof (await loadDrivelist()), 'function');
+    await rejectsWith(loadDrivelist('drivelist-that-is-not-installed'), (e) => e instanceof DrivelistUnavailableError && e.code === 'DRIVELIST_UNAVAILABLE' && e.cause instanceof Error);
   });
 });
 

@@ -1,3 +1,4 @@
+import { ExitSealError } from '@exitseal/core';
 import { mountKey, type MediaIdentity, type UsbIdentitySource } from './usb-identity.js';
 import type { VolumeBus, VolumeInfo, VolumeSource } from './volume.js';
 
@@ -143,16 +144,28 @@ export class DrivelistVolumeSource implements VolumeSource {
   }
 }
 
-/** The one place drivelist is loaded. Its absence is reported, not hidden: detection cannot work without it. */
-export async function loadDrivelist(): Promise<() => Promise<DrivelistDrive[]>> {
-  const moduleName = 'drivelist';
+export class DrivelistUnavailableError extends ExitSealError {
+  declare readonly code: 'DRIVELIST_UNAVAILABLE';
+
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('DRIVELIST_UNAVAILABLE', message, { kind: 'fault', cause: options.cause });
+    this.name = 'DrivelistUnavailableError';
+  }
+}
+
+/**
+ * The one place drivelist is loaded. Its absence is reported, not hidden: detection cannot work without it.
+ * It is an optional dependency (a failed native build must not fail `npm ci`), so this is where such a
+ * failure shows.
+ */
+export async function loadDrivelist(moduleName = 'drivelist'): Promise<() => Promise<DrivelistDrive[]>> {
   let loaded: unknown;
   try {
     loaded = await import(moduleName);
   } catch (error) {
-    throw new Error('removable-media detection on this platform needs the drivelist module (npm install drivelist)', { cause: error });
+    throw new DrivelistUnavailableError('removable-media detection on this platform needs the drivelist module, an optional dependency whose install failed or was skipped (npm install drivelist)', { cause: error });
   }
   const list = (loaded as { list?: unknown; default?: { list?: unknown } }).list ?? (loaded as { default?: { list?: unknown } }).default?.list;
-  if (typeof list !== 'function') throw new Error('the installed drivelist module has no list() function');
+  if (typeof list !== 'function') throw new DrivelistUnavailableError('the installed drivelist module has no list() function (drivelist 12 expected)');
   return () => (list as () => Promise<DrivelistDrive[]>)();
 }

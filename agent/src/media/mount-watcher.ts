@@ -19,7 +19,7 @@ export interface MountWatcherHotplug {
 }
 
 /** Default rescan delays after a hot-plug event. */
-export const HOTPLUG_SETTLE_DELAYS_MS: readonly number[] = [150, 600, 1500, 3000];
+export const HOTPLUG_SETTLE_DELAYS_MS: readonly number[] = [0, 150, 600, 1500, 3000];
 
 /**
  * Polls the volume sources (on Linux a read of /proc/self/mountinfo, a few microseconds) and reports each
