@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { agentHandlers } from '../src/local-api/agent-handlers.js';
 import { LocalApiServer, socketPathFor } from '../src/local-api/local-api-server.js';
 import { LocalPolicySource } from '../src/policy/agent-policy.js';
+import { LinuxUserSecrets } from '../src/platform/user-secret.linux.js';
 import { validateAgentConfig } from '../src/config/agent-config.js';
 import { RecentNotices } from '../src/sealing/notifier.js';
 import { AgentDatabase } from '../src/storage/database.js';
@@ -15,14 +16,43 @@ import { baseConfig, inTempDir, makeZone, MemoryLogger } from './helpers.js';
 
 const isRoot = process.getuid?.() === 0;
 
-/** Runs a one-off client as another OS user: sends `lines`, prints what came back, or the connect error code. */
+/**
+ * Runs a one-off client as another OS user: does the handshake with the token file beside the socket (as the
+ * tray app does), sends `lines`, prints what came back after the handshake, or the error code of reaching it.
+ */
 async function callAs(uid: number, socketPath: string, lines: string[]): Promise<string> {
   const script = `
     const net = require('node:net');
-    const socket = net.connect(process.argv[1], () => { for (const l of JSON.parse(process.argv[2])) socket.write(l + '\\n'); });
+    const crypto = require('node:crypto');
+    const path = require('node:path');
+    const fs = require('node:fs');
+    const lines = JSON.parse(process.argv[2]);
+    let token;
+    try { token = Buffer.from(fs.readFileSync(path.join(path.dirname(process.argv[1]), 'agent.token'), 'utf8').trim(), 'hex'); }
+    catch (e) { process.stdout.write('ERROR ' + e.code); process.exit(0); }
+    const proof = (role, c, s) => crypto.createHmac('sha256', token).update('exitseal-agent ' + role + '\\n' + c + '\\n' + s).digest('hex');
+    const nonce = crypto.randomBytes(32).toString('hex');
+    const socket = net.connect(process.argv[1], () => socket.write(JSON.stringify({ hello: { nonce } }) + '\\n'));
     let out = '';
+    let stage = 'hello';
     socket.setEncoding('utf8');
-    socket.on('data', (d) => { out += d; if (out.split('\\n').length > JSON.parse(process.argv[2]).length) { process.stdout.write(out); socket.end(); } });
+    socket.on('data', (d) => {
+      out += d;
+      let i;
+      while (stage !== 'ready' && (i = out.indexOf('\\n')) >= 0) {
+        const message = JSON.parse(out.slice(0, i));
+        out = out.slice(i + 1);
+        if (stage === 'hello') {
+          if (!message.hello || message.hello.proof !== proof('server', nonce, message.hello.nonce)) { process.stdout.write('ERROR NOT_THE_AGENT'); process.exit(0); }
+          socket.write(JSON.stringify({ proof: proof('client', nonce, message.hello.nonce) }) + '\\n');
+          stage = 'proof';
+        } else if (message.ready) {
+          stage = 'ready';
+          for (const l of lines) socket.write(l + '\\n');
+        } else { process.stdout.write('ERROR ' + JSON.stringify(message)); process.exit(0); }
+      }
+      if (stage === 'ready' && out.split('\\n').length > lines.length) { process.stdout.write(out); socket.end(); }
+    });
     socket.on('error', (e) => { process.stdout.write('ERROR ' + e.code); process.exit(0); });
   `;
   // Asynchronous: the server answering is in this very process.
@@ -58,8 +88,9 @@ describe('local API for the tray app', { skip: isRoot ? false : 'needs root to a
       const nobody = { uid: 65534, osUser: 'nobody' };
       const root = { uid: 0, osUser: 'root' };
       try {
-        await api.listenFor(nobody, socketPathFor('linux', socketDir, nobody));
-        await api.listenFor(root, socketPathFor('linux', socketDir, root));
+        const secrets = new LinuxUserSecrets(socketDir);
+        await api.listenFor(nobody, socketPathFor('linux', socketDir, nobody), { token: await secrets.issue(nobody) });
+        await api.listenFor(root, socketPathFor('linux', socketDir, root), { token: await secrets.issue(root) });
         const own = await callAs(65534, socketPathFor('linux', socketDir, nobody), [
           JSON.stringify({ id: 1, method: 'status', params: {} }),
           JSON.stringify({ id: 2, method: 'recentEvents', params: {} }),
