@@ -4,6 +4,7 @@ import { newFileId } from '@exitseal/core';
 import type { ExportAction } from '@exitseal/core/wire';
 import { FileOperationError, toFileOperationError } from '../files/errors.js';
 import { inspectFile, sealFile } from '../files/sealed-file-io.js';
+import { bulkWork } from '../platform/service-heap.js';
 import { errorFields, type Logger } from '../logging/logger.js';
 import type { PolicySource } from '../policy/agent-policy.js';
 import type { AgentDatabase } from '../storage/database.js';
@@ -115,7 +116,14 @@ export class ExportProcessor {
     const policy = this.context.policy.current();
     const fileId = newFileId();
     this.context.journal.startSealing(job, fileId);
-    const result = await sealFile(path, { outputPath: path }, { recipients: policy.sealRecipients, meta: { zoneId: policy.sealZoneId, keyVersion: policy.keyVersion, fileId } });
+    // Sealing makes about a byte of short-lived Buffers per byte sealed: have them collected as it goes.
+    const endBulkWork = bulkWork();
+    let result;
+    try {
+      result = await sealFile(path, { outputPath: path }, { recipients: policy.sealRecipients, meta: { zoneId: policy.sealZoneId, keyVersion: policy.keyVersion, fileId } });
+    } finally {
+      endBulkWork();
+    }
     this.finishWith(area, job, path, osUser, {
       action: 'sealed',
       size: result.plaintextBytes,
