@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MountWatcher, type MountListener } from '../src/media/mount-watcher.js';
+import { createHotplugSource } from '../src/media/platform-volumes.js';
 import { HotplugError, UsbHotplugSource, type HotplugKind, type HotplugSource } from '../src/media/usb-hotplug.js';
 import type { VolumeInfo, VolumeSource } from '../src/media/volume.js';
 import { waitFor } from './helpers.js';
@@ -200,6 +201,12 @@ describe('the usb hot-plug wrapper', () => {
     await assert.rejects(new UsbHotplugSource(() => Promise.resolve(Emitter)).subscribe(() => undefined), (error: unknown) => error instanceof HotplugError && error.code === 'HOTPLUG_FAILED');
     const missing = new UsbHotplugSource(() => Promise.reject(new HotplugError('USB_MODULE_UNAVAILABLE', 'cannot find @node-usb/usb-linux-riscv64-gnu')));
     await assert.rejects(missing.subscribe(() => undefined), (error: unknown) => error instanceof HotplugError && error.code === 'USB_MODULE_UNAVAILABLE');
+  });
+
+  test('hot-plug events are used where drives are polled through drivelist, not on Linux', () => {
+    assert.ok(createHotplugSource('win32') instanceof UsbHotplugSource);
+    assert.ok(createHotplugSource('darwin') instanceof UsbHotplugSource);
+    assert.equal(createHotplugSource('linux'), undefined);
   });
 
   test('the real usb module either subscribes and unsubscribes or fails with a HotplugError, even where there is no USB bus', async () => {
