@@ -4,10 +4,17 @@
 // screen, p50/p95), the same pages' API latency, the dashboard's first (uncached) computation, and the
 // CSV export rate of every row. One server process (the real CLI); build first (npm run build).
 //
-//   node policy-server/bench/console-bench.mjs [--events 1000000] [--runs 20] [--json]
+//   node policy-server/bench/console-bench.mjs [--events 1000000] [--runs 20] [--json] [--data DIR] [--only 'NAME|NAME...']
+//
+// --data DIR keeps the seeded data directory and reuses it on the next run with the same --events (seeding
+// 1M events takes minutes); --only measures just the named pages. Each page's first render is also split
+// into where its time went (median of the runs, ms since navigation start): HTML, script, the session and
+// events calls, rows on screen. --compare PACKAGE_DIR (another build of policy-server, e.g. a copy of the
+// last commit's dist, bin and web/dist) runs its server too on the same data and alternates the page visits
+// between the two, so a change is measured against its baseline under the same machine load.
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,7 +25,9 @@ import { chromium } from 'playwright-core';
 import { initDataDir, openServices } from '../dist/src/index.js';
 import { chainEvent, GENESIS_HASH } from '@exitseal/core/wire';
 
-const { values } = parseArgs({ options: { events: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '20' }, json: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { events: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '20' }, json: { type: 'boolean', default: false }, data: { type: 'string' }, only: { type: 'string' }, compare: { type: 'string' } },
+});
 const STORED_EVENTS = Number(values.events);
 const RUNS = Number(values.runs);
 const DAYS = 60;
@@ -125,6 +134,42 @@ function call(base, agent, path, { method = 'GET', body, headers = {} } = {}) {
   });
 }
 
+/**
+ * Runs in the page once its rows are on screen: when the HTML and the script arrived, when the session and
+ * events calls started and ended, and now (rows on screen), in ms since the navigation started.
+ */
+function timeline() {
+  const { performance } = globalThis;
+  const nav = performance.getEntriesByType('navigation')[0];
+  const resources = performance.getEntriesByType('resource');
+  const find = (test) => resources.find((r) => test(new URL(r.name).pathname));
+  const script = find((path) => /\/assets\/index-.*\.js$/.test(path));
+  const session = find((path) => path === '/api/v1/session');
+  const events = find((path) => path === '/api/v1/events');
+  const at = (v) => (v === undefined ? undefined : Math.round(v));
+  return {
+    html: at(nav?.responseEnd),
+    script: at(script?.responseEnd),
+    sessionStart: at(session?.startTime),
+    sessionEnd: at(session?.responseEnd),
+    eventsStart: at(events?.startTime),
+    eventsEnd: at(events?.responseEnd),
+    rowsInDom: at(globalThis.__benchMarks?.rowsInDom),
+    rowsPainted: at(globalThis.__benchMarks?.rowsPainted),
+    rowsSeen: at(performance.now()),
+  };
+}
+
+/** Starts `exitseal-server start` on the data directory and waits until it listens. */
+async function startServer(bin, dataDir) {
+  const child = spawn(process.execPath, [bin, 'start', '--data', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => (String(d).includes('listening') ? resolve() : undefined));
+    child.on('exit', (code) => reject(new Error(`server ${bin} exited with ${code}`)));
+  });
+  return child;
+}
+
 function stats(samples) {
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -133,23 +178,44 @@ function stats(samples) {
 
 async function main() {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
-  const dataDir = mkdtempSync(join(tmpdir(), 'exitseal-console-bench-'));
+  const keep = values.data !== undefined;
+  const dataDir = values.data ?? mkdtempSync(join(tmpdir(), 'exitseal-console-bench-'));
+  const seedFile = join(dataDir, 'bench-seed.json');
   let server;
+  let compareServer;
   let browser;
   try {
     const port = await freePort();
-    writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ listenHost: '127.0.0.1', listenPort: port, publicHostnames: ['127.0.0.1'], log: { level: 'warn' } }));
-    await initDataDir({ dataDir });
-    const now = Date.now();
-    log(`seeding ${STORED_EVENTS} events over ${DAYS} days...`);
-    const { seedSeconds, ca } = await seed(dataDir, now);
+    const writeConfig = (listenPort = port) => writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ listenHost: '127.0.0.1', listenPort, publicHostnames: ['127.0.0.1'], log: { level: 'warn' } }));
+    let now;
+    let seedSeconds;
+    let ca;
+    if (keep && existsSync(seedFile)) {
+      const seeded = JSON.parse(readFileSync(seedFile, 'utf8'));
+      if (seeded.events !== STORED_EVENTS) throw new Error(`${dataDir} holds ${seeded.events} events, not ${STORED_EVENTS}: use another --data`);
+      ({ now, seedSeconds, ca } = seeded);
+      writeConfig();
+      log(`reusing ${STORED_EVENTS} events seeded in ${dataDir}`);
+    } else {
+      mkdirSync(dataDir, { recursive: true });
+      writeConfig();
+      await initDataDir({ dataDir });
+      now = Date.now();
+      log(`seeding ${STORED_EVENTS} events over ${DAYS} days...`);
+      ({ seedSeconds, ca } = await seed(dataDir, now));
+      if (keep) writeFileSync(seedFile, JSON.stringify({ events: STORED_EVENTS, now, seedSeconds, ca }));
+    }
 
-    server = spawn(process.execPath, [new URL('../bin/exitseal-server.js', import.meta.url).pathname, 'start', '--data', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise((resolve, reject) => {
-      server.stdout.on('data', (d) => (String(d).includes('listening') ? resolve() : undefined));
-      server.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
-    });
+    server = await startServer(new URL('../bin/exitseal-server.js', import.meta.url).pathname, dataDir);
     const base = `https://127.0.0.1:${port}`;
+    // --compare: a second server, another build of this package, on the same data (config.json is read at start).
+    let compareBase;
+    if (values.compare !== undefined) {
+      const comparePort = await freePort();
+      writeConfig(comparePort);
+      compareServer = await startServer(join(values.compare, 'bin', 'exitseal-server.js'), dataDir);
+      compareBase = `https://127.0.0.1:${comparePort}`;
+    }
     const https = new Agent({ ca, keepAlive: true });
     const login = await call(base, https, '/api/v1/session', { method: 'POST', body: { username: 'auditor', password: PASSWORD } });
     const sessionId = String(login.headers['set-cookie']).split(';')[0].split('=')[1];
@@ -157,7 +223,7 @@ async function main() {
 
     // The pages measured: the log as it opens, and filters an auditor uses (one device on one day; one user; a zone on a day a month ago).
     const day = (daysAgo) => new Date(now - daysAgo * 86_400_000).toISOString().slice(0, 10);
-    const pages = [
+    const allPages = [
       ['log, no filter', {}],
       ['device + one day', { deviceSerial: 'SN123', from: day(3), to: day(3) }],
       ['user', { osUser: 'user42' }],
@@ -169,6 +235,8 @@ async function main() {
       ['one day sorted by user', { from: day(3), to: day(3), sort: 'osUser', order: 'asc' }],
       ['oldest first by time', { sort: 'occurredAt', order: 'asc' }],
     ];
+    const only = values.only?.split('|');
+    const pages = only === undefined ? allPages : allPages.filter(([name]) => only.includes(name));
     const apiQuery = (filter) => {
       const q = new URLSearchParams({ ...filter, limit: '50' });
       if (filter.from) q.set('from', `${filter.from}T00:00:00Z`);
@@ -187,58 +255,110 @@ async function main() {
       api[name] = { ...stats(samples), rows: JSON.parse((await call(base, https, apiQuery(filter), { headers: { cookie } })).text).events.length };
     }
 
-    const dashboard = await call(base, https, '/api/v1/console/dashboard', { headers: { cookie } });
-    if (dashboard.status !== 200) throw new Error(`dashboard: ${dashboard.status}`);
-    const dashboardCached = await call(base, https, '/api/v1/console/dashboard', { headers: { cookie } });
+    // With --only, just the pages: the dashboard and the CSV of every row are measured by a full run.
+    const full = only === undefined;
+    const dashboard = full ? await call(base, https, '/api/v1/console/dashboard', { headers: { cookie } }) : undefined;
+    if (dashboard !== undefined && dashboard.status !== 200) throw new Error(`dashboard: ${dashboard.status}`);
+    const dashboardCached = full ? await call(base, https, '/api/v1/console/dashboard', { headers: { cookie } }) : undefined;
 
     // Time to first render: a new tab navigates to the page and waits until the first row is on screen.
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
     const context = await browser.newContext({ ignoreHTTPSErrors: true, timezoneId: 'UTC', locale: 'ja-JP' });
     await context.addCookies([{ name: 'exitseal_session', value: sessionId, url: base, secure: true, httpOnly: true, sameSite: 'Strict' }]);
-    const warm = await context.newPage();
-    await warm.goto(`${base}/console/#/log`);
-    await warm.waitForSelector('table.log tbody tr');
-    await warm.close();
+    // Marks, in the page itself, when the first row (or the no-rows note) enters the DOM and when the frame after
+    // the one that painted it begins (two animation frames later: style, layout and paint of the page are done):
+    // the first render without the driver's own latency (opening the tab, noticing the selector), which the
+    // wall-clock figure includes.
+    await context.addInitScript(() => {
+      const { document, performance, requestAnimationFrame } = globalThis;
+      const marks = (globalThis.__benchMarks = {});
+      new globalThis.MutationObserver((_, observer) => {
+        if (document.querySelector('table.log tbody tr, [data-testid=no-rows]') === null) return;
+        marks.rowsInDom = performance.now();
+        observer.disconnect();
+        requestAnimationFrame(() => requestAnimationFrame(() => (marks.rowsPainted = performance.now())));
+      }).observe(document, { childList: true, subtree: true });
+    });
+    const targets = compareBase === undefined ? [base] : [base, compareBase];
+    for (const target of targets) {
+      const warm = await context.newPage();
+      await warm.goto(`${target}/console/#/log`);
+      await warm.waitForSelector('table.log tbody tr');
+      await warm.close();
+    }
+    const firstRender = async (target, filter, into) => {
+      const page = await context.newPage();
+      const started = process.hrtime.bigint();
+      await page.goto(`${target}/console/#/log?${new URLSearchParams(filter)}`);
+      await page.waitForSelector('table.log tbody tr, [data-testid=no-rows]');
+      into.samples.push(Number(process.hrtime.bigint() - started) / 1e6);
+      into.phases.push(await page.evaluate(timeline));
+      await page.close();
+    };
+    const medians = (phases) =>
+      Object.fromEntries(
+        Object.keys(phases[0]).map((key) => {
+          const values = phases.map((p) => p[key]).filter((v) => v !== undefined);
+          return [key, values.length === 0 ? '-' : stats(values).p50];
+        }),
+      );
     const render = {};
+    const breakdown = {};
+    const compared = { firstRenderMs: {}, firstRenderBreakdownMs: {} };
     for (const [name, filter] of pages) {
-      const samples = [];
+      const measured = targets.map(() => ({ samples: [], phases: [] }));
       for (let i = 0; i < RUNS; i++) {
-        const page = await context.newPage();
-        const started = process.hrtime.bigint();
-        await page.goto(`${base}/console/#/log?${new URLSearchParams(filter)}`);
-        await page.waitForSelector('table.log tbody tr, [data-testid=no-rows]');
-        samples.push(Number(process.hrtime.bigint() - started) / 1e6);
-        await page.close();
+        // With two servers, their visits alternate (and which goes first too), so both see the same machine load.
+        const order = i % 2 === 0 ? targets.map((_, k) => k) : targets.map((_, k) => k).reverse();
+        for (const k of order) await firstRender(targets[k], filter, measured[k]);
       }
-      render[name] = stats(samples);
+      const inPage = (m) => stats(m.phases.map((p) => p.rowsPainted).filter((v) => v !== undefined));
+      render[name] = { ...stats(measured[0].samples), inPage: inPage(measured[0]) };
+      breakdown[name] = medians(measured[0].phases);
+      if (measured[1] !== undefined) {
+        compared.firstRenderMs[name] = { ...stats(measured[1].samples), inPage: inPage(measured[1]) };
+        compared.firstRenderBreakdownMs[name] = medians(measured[1].phases);
+      }
     }
 
     // CSV of every stored row.
-    const csv = await call(base, https, '/api/v1/console/events.csv', { headers: { cookie } });
-    if (csv.status !== 200) throw new Error(`csv: ${csv.status}`);
-    const csvRows = csv.lines - 1;
-    if (csvRows !== STORED_EVENTS) throw new Error(`csv has ${csvRows} rows, expected ${STORED_EVENTS}`);
+    const csv = full ? await call(base, https, '/api/v1/console/events.csv', { headers: { cookie } }) : undefined;
+    if (csv !== undefined && csv.status !== 200) throw new Error(`csv: ${csv.status}`);
+    const csvRows = csv === undefined ? 0 : csv.lines - 1;
+    if (csv !== undefined && csvRows !== STORED_EVENTS) throw new Error(`csv has ${csvRows} rows, expected ${STORED_EVENTS}`);
 
     const result = {
       storedEvents: STORED_EVENTS,
       seedSeconds: Math.round(seedSeconds),
       firstRenderMs: render,
+      firstRenderBreakdownMs: breakdown,
+      ...(compareBase === undefined ? {} : { compare: { package: values.compare, ...compared } }),
       apiMs: api,
-      dashboardMs: { uncached: Math.round(dashboard.ms), cached: Math.round(dashboardCached.ms), eventsInWindow: JSON.parse(dashboard.text).eventsInWindow },
-      csv: { rows: csvRows, seconds: +(csv.ms / 1000).toFixed(1), rowsPerSecond: Math.round(csvRows / (csv.ms / 1000)), megabytes: +(csv.bytes / 1e6).toFixed(1) },
+      dashboardMs: dashboard && { uncached: Math.round(dashboard.ms), cached: Math.round(dashboardCached.ms), eventsInWindow: JSON.parse(dashboard.text).eventsInWindow },
+      csv: csv && { rows: csvRows, seconds: +(csv.ms / 1000).toFixed(1), rowsPerSecond: Math.round(csvRows / (csv.ms / 1000)), megabytes: +(csv.bytes / 1e6).toFixed(1) },
     };
     if (values.json) console.log(JSON.stringify(result, null, 2));
     else {
       console.log(`console benchmark, ${STORED_EVENTS.toLocaleString()} stored events (seeded in ${result.seedSeconds} s), ${RUNS} runs each`);
-      console.log('time to first render of the export-log page in Chromium (navigation to first row on screen), ms:');
-      for (const [name, s] of Object.entries(render)) console.log(`  ${name.padEnd(32)} p50 ${s.p50}  p95 ${s.p95}  max ${s.max}   (API p50 ${api[name].p50}, p95 ${api[name].p95}; ${api[name].rows} rows on the page)`);
-      console.log(`dashboard: ${result.dashboardMs.uncached} ms uncached over ${result.dashboardMs.eventsInWindow.toLocaleString()} events in its 14 days, ${result.dashboardMs.cached} ms cached`);
-      console.log(`CSV export: ${csvRows.toLocaleString()} rows, ${result.csv.megabytes} MB in ${result.csv.seconds} s = ${result.csv.rowsPerSecond.toLocaleString()} rows/s`);
+      console.log('time to first render of the export-log page in Chromium (opening a tab on it to its first row on screen, as the driver sees it; in the page: from navigation start to the frame after the one that painted the first row), ms:');
+      for (const [name, s] of Object.entries(render)) {
+        console.log(`  ${name.padEnd(32)} p50 ${s.p50}  p95 ${s.p95}  max ${s.max}   (in the page: p50 ${s.inPage.p50}, p95 ${s.inPage.p95}; API p50 ${api[name].p50}, p95 ${api[name].p95}; ${api[name].rows} rows on the page)`);
+      }
+      console.log('where the first render went (median ms since navigation start):');
+      for (const [name, b] of Object.entries(breakdown)) console.log(`  ${name.padEnd(32)} ${Object.entries(b).map(([k, v]) => `${k} ${v}`).join('  ')}`);
+      if (compareBase !== undefined) {
+        console.log(`the same pages from ${values.compare}, visits alternating with the above:`);
+        for (const [name, s] of Object.entries(compared.firstRenderMs)) console.log(`  ${name.padEnd(32)} p50 ${s.p50}  p95 ${s.p95}  max ${s.max}   (in the page: p50 ${s.inPage.p50}, p95 ${s.inPage.p95})`);
+        for (const [name, b] of Object.entries(compared.firstRenderBreakdownMs)) console.log(`  ${name.padEnd(32)} ${Object.entries(b).map(([k, v]) => `${k} ${v}`).join('  ')}`);
+      }
+      if (result.dashboardMs) console.log(`dashboard: ${result.dashboardMs.uncached} ms uncached over ${result.dashboardMs.eventsInWindow.toLocaleString()} events in its 14 days, ${result.dashboardMs.cached} ms cached`);
+      if (result.csv) console.log(`CSV export: ${csvRows.toLocaleString()} rows, ${result.csv.megabytes} MB in ${result.csv.seconds} s = ${result.csv.rowsPerSecond.toLocaleString()} rows/s`);
     }
   } finally {
     await browser?.close();
     server?.kill('SIGTERM');
-    rmSync(dataDir, { recursive: true, force: true });
+    compareServer?.kill('SIGTERM');
+    if (!keep) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
