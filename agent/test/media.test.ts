@@ -88,6 +88,23 @@ describe('Linux mount table and sysfs', () => {
       assert.deepEqual(await source.list(), []);
     });
   });
+
+  test('a mount is stamped with when it was first seen in the mount table, and keeps that time while it stays', async () => {
+    await inTempDir(async (dir) => {
+      const sys = join(dir, 'sys');
+      await makeSysfs(sys);
+      const mountInfo = join(dir, 'mountinfo');
+      await writeFile(mountInfo, MOUNTINFO);
+      await writeFile(join(dir, 'boot_id'), 'boot-1\n');
+      const source = new LinuxVolumeSource({ mountInfo, sysRoot: sys, bootId: join(dir, 'boot_id'), byLabel: join(dir, 'by-label') });
+      const before = Date.now();
+      const [stick] = await source.list();
+      const after = Date.now();
+      assert.ok(stick?.firstSeenAt !== undefined && stick.firstSeenAt >= before && stick.firstSeenAt <= after, 'stamped during the scan that found it');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      assert.equal((await source.list())[0]?.firstSeenAt, stick.firstSeenAt, 'the same mount keeps its time');
+    });
+  });
 });
 
 describe('file-system identity from the boot sector', () => {

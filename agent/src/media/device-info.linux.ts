@@ -154,8 +154,12 @@ export async function readBootId(paths: LinuxPaths): Promise<string> {
   return (await readTrimmed(paths.bootId)) ?? 'unknown-boot';
 }
 
-/** Everything known about the file system mounted by `entry` (a block device), from sysfs and its boot sector. */
-export async function describeMount(entry: MountEntry, bootId: string, paths: LinuxPaths, facts?: BlockDeviceFacts): Promise<VolumeInfo> {
+/**
+ * Everything known about the file system mounted by `entry` (a block device), from sysfs and its boot sector.
+ * `firstSeenAt`: when the mount was first seen in the mount table (the kernel keeps no mount time there);
+ * by default, now, before the boot sector is read.
+ */
+export async function describeMount(entry: MountEntry, bootId: string, paths: LinuxPaths, facts?: BlockDeviceFacts, firstSeenAt = Date.now()): Promise<VolumeInfo> {
   const identity = await probeDevice(entry.source);
   const label = identity?.label ?? (await labelFromByLabel(entry.source, paths.byLabel));
   return {
@@ -167,6 +171,7 @@ export async function describeMount(entry: MountEntry, bootId: string, paths: Li
     bus: facts?.bus ?? 'other',
     usb: facts?.usb ?? {},
     mountToken: `${bootId}:${entry.mountId}`,
+    firstSeenAt,
   };
 }
 
@@ -187,6 +192,8 @@ export class LinuxVolumeSource implements VolumeSource {
 
   async list(): Promise<VolumeInfo[]> {
     this.bootId ??= await readBootId(this.paths);
+    // Read before the mount table: a mount new in it appeared at most one poll before this moment.
+    const scanStartedAt = Date.now();
     const entries = await this.mountTable();
     const seen = new Set<string>();
     const volumes: VolumeInfo[] = [];
@@ -198,7 +205,7 @@ export class LinuxVolumeSource implements VolumeSource {
       if (volume === undefined) {
         const facts = await blockDeviceFacts(entry.device, this.paths.sysRoot);
         const removable = facts !== undefined && (facts.removable || facts.bus === 'usb' || facts.bus === 'sd');
-        volume = removable ? await describeMount(entry, this.bootId, this.paths, facts) : null;
+        volume = removable ? await describeMount(entry, this.bootId, this.paths, facts, scanStartedAt) : null;
         this.described.set(cacheKey, volume);
       }
       if (volume) volumes.push(volume);

@@ -63,7 +63,7 @@ function driveMounts(drives: readonly DrivelistDrive[], isMountPoint: (path: str
  * the OS's USB identity query knows it (a USB SSD or a UASP disk often looks like a fixed, non-USB disk to
  * drivelist, but leaves the PC all the same).
  */
-function volumeOf(mount: DriveMount, mountToken: string, identity: MediaIdentity | undefined): VolumeInfo | undefined {
+function volumeOf(mount: DriveMount, mountToken: string, identity: MediaIdentity | undefined, firstSeenAt: number | undefined): VolumeInfo | undefined {
   const { drive } = mount;
   if (drive.isRemovable !== true && drive.isUSB !== true && drive.isCard !== true && !identity) return undefined;
   const volume: VolumeInfo = {
@@ -73,6 +73,7 @@ function volumeOf(mount: DriveMount, mountToken: string, identity: MediaIdentity
     bus: busOf(drive),
     usb: {},
     mountToken,
+    ...(firstSeenAt === undefined ? {} : { firstSeenAt }),
   };
   return withIdentity(volume, identity);
 }
@@ -87,9 +88,10 @@ export function volumesFromDrives(
   isMountPoint: (path: string) => boolean,
   mountToken: (device: string, mountPoint: string) => string,
   identities: ReadonlyMap<string, MediaIdentity> = new Map(),
+  firstSeenAt?: number,
 ): VolumeInfo[] {
   return driveMounts(drives, isMountPoint)
-    .map((mount) => volumeOf(mount, mountToken(mount.drive.device, mount.path), identities.get(mountKey(mount.path))))
+    .map((mount) => volumeOf(mount, mountToken(mount.drive.device, mount.path), identities.get(mountKey(mount.path)), firstSeenAt))
     .filter((volume) => volume !== undefined);
 }
 
@@ -98,7 +100,9 @@ export function volumesFromDrives(
  * restart of the agent counts as a new insertion (a fresh baseline) on these platforms. A mount is
  * described once, when it appears: only then is the (slow: an OS tool run) identity query made, once for
  * all the mounts new in that scan. If it fails, a removable drive is still reported, without USB ids (an
- * allow list then refuses it), and the failure goes to `onIdentityError`.
+ * allow list then refuses it), and the failure goes to `onIdentityError`. Each volume's `firstSeenAt` is the
+ * start of the scan that found it, read before drivelist and that query run (together about a second on
+ * Windows): files copied to the drive meanwhile are recognised as new, not taken for the stick's baseline.
  */
 export class DrivelistVolumeSource implements VolumeSource {
   /** By device and mount point: the volume, or null for a mount that is not watched (a fixed internal disk). */
@@ -111,9 +115,11 @@ export class DrivelistVolumeSource implements VolumeSource {
     private readonly isMountPoint: (path: string) => boolean,
     private readonly identity?: UsbIdentitySource,
     private readonly onIdentityError: (error: unknown) => void = () => undefined,
+    private readonly now: () => number = Date.now,
   ) {}
 
   async list(): Promise<VolumeInfo[]> {
+    const scanStartedAt = this.now();
     const seen = new Set<string>();
     const volumes: VolumeInfo[] = [];
     let identities: ReadonlyMap<string, MediaIdentity> | undefined;
@@ -123,7 +129,7 @@ export class DrivelistVolumeSource implements VolumeSource {
       let volume = this.described.get(key);
       if (volume === undefined) {
         identities ??= await this.identities();
-        volume = volumeOf(mount, `${this.started}:${this.appearances + 1}`, identities.get(mountKey(mount.path))) ?? null;
+        volume = volumeOf(mount, `${this.started}:${this.appearances + 1}`, identities.get(mountKey(mount.path)), scanStartedAt) ?? null;
         if (volume) this.appearances += 1;
         this.described.set(key, volume);
       }

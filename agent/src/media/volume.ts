@@ -17,6 +17,14 @@ export interface VolumeInfo {
   readonly usb: UsbIdentity;
   /** Differs for each mount of the same volume: tells "agent restarted" from "stick inserted again". */
   readonly mountToken: string;
+  /**
+   * When this process first saw the drive (ms since the epoch), stamped before any slow look-up about it
+   * (Windows/macOS: the OS's USB identity query; Linux: sysfs and the boot sector): the start of the scan
+   * that found it. The sealing engine watches the drive only after that look-up, so a file whose creation
+   * time on the volume is after this moment was copied here, not brought in (see AreaSession). Absent where
+   * nothing marks an arrival (a declared plain directory): files there when watching starts are all baseline.
+   */
+  readonly firstSeenAt?: number;
 }
 
 /** Contract of every platform's (and the tests') way to list what is mounted and removable right now. */
