@@ -17,6 +17,40 @@ export interface SessionDependencies {
   /** A file is processed once no write to it was seen for this long. */
   readonly settleMs: number;
   readonly concurrency: number;
+  /** Slack around a stick's arrival time when judging creation times (default ARRIVAL_GRACE_MS). */
+  readonly arrivalGraceMs?: number;
+}
+
+/**
+ * How far before the moment a drive was first seen a file's creation time may lie and the file still count
+ * as copied here. It covers how late the drive can be seen after it appears (a poll interval: 250 ms, or 2 s
+ * on Windows and macOS while USB hot-plug events work), the 10 ms steps of FAT/exFAT creation times and clock
+ * reading granularity. A stick filled on another PC and plugged in here within this time has those files
+ * sealed too: the safe side.
+ */
+export const ARRIVAL_GRACE_MS = 5_000;
+
+/** When a stick arrived, when its first scan saw a file, and the slack around both (see copiedSinceArrival). */
+export interface ArrivalWindow {
+  readonly firstSeenAt: number;
+  readonly seenAt: number;
+  readonly graceMs: number;
+}
+
+/**
+ * Whether a file found on a stick as watching starts was copied there after the drive appeared, judged by its
+ * creation time on the volume (`birthtimeMs`). Windows sets it to the time of the copy on FAT, exFAT and NTFS
+ * (Explorer's copy carries over only the modification time), and so do Linux's own vfat and exfat drivers;
+ * such a file is new, not baseline. A creation time later than the scan itself (plus the slack) comes from a
+ * clock or time zone other than ours (FAT stores local time), so it says nothing about arrival here. A
+ * birthtime of 0 means the platform or file system reports none (FUSE file systems such as exfat-fuse, older
+ * kernels): the file is baseline, as it was before creation times were looked at. Not caught either way: a
+ * file MOVED to the stick across volumes or one overwritten in place (both keep their old creation time), and
+ * a copy tool that carries the creation time over (macOS Finder is said to).
+ */
+export function copiedSinceArrival(birthtimeMs: number, window: ArrivalWindow): boolean {
+  if (!(birthtimeMs > 0)) return false;
+  return birthtimeMs >= window.firstSeenAt - window.graceMs && birthtimeMs <= window.seenAt + window.graceMs;
 }
 
 interface Snapshot {
@@ -28,7 +62,10 @@ interface Snapshot {
 /**
  * Watches one area (a mounted stick or an outbound folder) from the moment it appears until it goes:
  *  - files there at the start are the baseline: on a stick they are left alone; in an outbound folder
- *    (`existingFiles: 'process'`) they are all processed the first time. When the agent resumes the same
+ *    (`existingFiles: 'process'`) they are all processed the first time. On a stick, a file created since
+ *    the drive was first seen (`area.firstSeenAt`: the drive is watched only after it was described, which
+ *    takes about a second on Windows) is not baseline but processed like any new file (copiedSinceArrival).
+ *    When the agent resumes the same
  *    mount after a restart, anything that differs from the stored baseline is new (files it sealed itself
  *    differ too, and are recognised as sealed and left alone);
  *  - every file written afterwards is journalled at once, then processed when writes to it have settled;
@@ -42,6 +79,8 @@ export class AreaSession {
   /** What our own seals left behind: the rename over the original shows up as a write we must not chase. */
   private readonly ourOutput = new Map<string, Snapshot>();
   private readonly initial = new Map<string, BaselineEntry>();
+  /** Files of the first scan created since the stick arrived: processed, not baseline. */
+  private readonly arrivedSince = new Set<string>();
   private readonly queue: KeyedWorkQueue;
   private stopped = false;
   private mediaGone = false;
@@ -63,7 +102,10 @@ export class AreaSession {
       this.watch = watchTree(this.area.root, {
         existing: (relPath, stats) => {
           if (isTempFileName(relPath)) this.track(this.removeLeftover(relPath));
-          else if (stats?.isFile()) this.initial.set(relPath, { size: stats.size, mtimeMs: stats.mtimeMs });
+          else if (stats?.isFile()) {
+            this.initial.set(relPath, { size: stats.size, mtimeMs: stats.mtimeMs });
+            if (this.isArrival(stats.birthtimeMs)) this.arrivedSince.add(relPath);
+          }
         },
         ready: () => {
           try {
@@ -109,10 +151,21 @@ export class AreaSession {
     return this.timers.size === 0 && this.queue.size === 0 && this.pendingChecks.size === 0;
   }
 
+  /** Whether a file the first scan sees now, created at `birthtimeMs`, was copied since the stick arrived. */
+  private isArrival(birthtimeMs: number): boolean {
+    const { firstSeenAt, existingFiles } = this.area;
+    if (existingFiles !== 'baseline' || firstSeenAt === undefined) return false;
+    return copiedSinceArrival(birthtimeMs, { firstSeenAt, seenAt: Date.now(), graceMs: this.deps.arrivalGraceMs ?? ARRIVAL_GRACE_MS });
+  }
+
   private takeBaseline(): void {
     const { registry, journal, logger } = this.deps;
+    // A stored baseline of this very mount (the agent restarted) was taken when the stick arrived: it is the
+    // truth about what was there before, and anything since differs from it. Creation times are not needed
+    // then, and would wrongly re-process files accepted into the baseline shortly before the restart.
     const stored = registry.continuingBaseline(this.area.volumeKey, this.area.mountToken);
     let candidates = 0;
+    let arrived = 0;
     if (stored) {
       for (const [relPath, now] of this.initial) {
         const before = stored.get(relPath);
@@ -122,11 +175,16 @@ export class AreaSession {
         }
       }
     } else {
+      // Files copied since the arrival stay out of the stored baseline: after a crash before their seal, a
+      // restart on the same mount still sees them as new (the journal has them as well).
+      for (const relPath of this.arrivedSince) this.initial.delete(relPath);
       registry.saveBaseline(this.area.volumeKey, this.area.mountToken, this.initial);
       if (this.area.existingFiles === 'process') {
         for (const relPath of this.initial.keys()) this.schedule(relPath);
         candidates = this.initial.size;
       }
+      for (const relPath of this.arrivedSince) this.schedule(relPath);
+      arrived = this.arrivedSince.size;
     }
     const resumed = journal.pendingFor(this.area.volumeKey).filter((job) => job.channel === this.area.channel);
     for (const job of resumed) this.schedule(job.relPath);
@@ -138,9 +196,11 @@ export class AreaSession {
       baselineFiles: stored ? stored.size : this.initial.size,
       resumedAfterRestart: stored !== undefined,
       changedSinceBaseline: candidates,
+      copiedSinceArrival: arrived,
       resumedJobs: resumed.length,
     });
     this.initial.clear();
+    this.arrivedSince.clear();
   }
 
   private track(work: Promise<void>): void {

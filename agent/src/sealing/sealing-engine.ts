@@ -53,6 +53,7 @@ export class SealingEngine implements MountListener {
       mountToken: volume.mountToken,
       channel: 'removableMedia',
       existingFiles: 'baseline',
+      firstSeenAt: volume.firstSeenAt,
       device: {
         vendorId: volume.usb.vendorId,
         productId: volume.usb.productId,

@@ -12,6 +12,11 @@ export interface WatchedArea {
    * PC and are left alone), 'process' for an outbound folder (whatever is in it leaves, so it is all sealed).
    */
   readonly existingFiles: 'baseline' | 'process';
+  /**
+   * For a stick: when its drive was first seen (VolumeInfo.firstSeenAt). Files created on it since then are
+   * not baseline: they were copied here before watching could start.
+   */
+  readonly firstSeenAt?: number;
   /** The stick's identity for the export log; absent for outbound folders. */
   readonly device?: ExportEvent['device'];
 }
