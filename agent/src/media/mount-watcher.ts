@@ -14,6 +14,12 @@ export interface MountWatcherHotplug {
    * (macOS) appears some hundreds of milliseconds after the USB device does, and how long varies.
    */
   readonly settleDelaysMs: readonly number[];
+  /**
+   * The poll interval while events arrive (default HOTPLUG_POLL_INTERVAL_MS; never shorter than the watcher's
+   * own interval). Events rescan at once, so the poll only catches what they miss: a drive letter later than
+   * the last settle rescan, a card in a reader that is not on USB.
+   */
+  readonly pollIntervalMs?: number;
   /** Told once if hot-plug events are unavailable; the poll then carries on alone. */
   readonly unavailable: (error: unknown) => void;
 }
@@ -22,11 +28,19 @@ export interface MountWatcherHotplug {
 export const HOTPLUG_SETTLE_DELAYS_MS: readonly number[] = [0, 150, 600, 1500, 3000];
 
 /**
+ * Default poll interval while hot-plug events work: drivelist's scan costs far more than Linux's read of the
+ * mount table. A drive seen up to this late is still within the sealing engine's arrival grace
+ * (ARRIVAL_GRACE_MS, 5 s), so files copied to it meanwhile are still sealed.
+ */
+export const HOTPLUG_POLL_INTERVAL_MS = 2_000;
+
+/**
  * Polls the volume sources (on Linux a read of /proc/self/mountinfo, a few microseconds) and reports each
  * volume that appears or disappears, one at a time and in order: an unmount is always reported before a
  * new mount at the same place. The first source that reports a mount point wins, so declared volumes
  * (listed first) override detection. With a hot-plug source, a USB attach or detach also triggers rescans
- * (after short settle delays) without waiting for the poll. Scans never overlap: each waits for the last.
+ * (after short settle delays) without waiting for the poll, and the poll slows down (pollIntervalMs) for as
+ * long as the subscription holds. Scans never overlap: each waits for the last.
  */
 export class MountWatcher {
   private readonly known = new Map<string, VolumeInfo>();
@@ -35,6 +49,7 @@ export class MountWatcher {
   private scanning: Promise<void> = Promise.resolve();
   private readonly settleTimers = new Set<ReturnType<typeof setTimeout>>();
   private unsubscribe: (() => Promise<void>) | undefined;
+  private hotplugActive = false;
 
   constructor(
     private readonly sources: readonly VolumeSource[],
@@ -50,6 +65,7 @@ export class MountWatcher {
     if (this.hotplug) {
       try {
         this.unsubscribe = await this.hotplug.source.subscribe((kind) => this.deviceEvent(kind));
+        this.hotplugActive = true;
       } catch (error) {
         this.hotplug.unavailable(error);
       }
@@ -60,6 +76,7 @@ export class MountWatcher {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.hotplugActive = false;
     if (this.timer) clearTimeout(this.timer);
     for (const timer of this.settleTimers) clearTimeout(timer);
     this.settleTimers.clear();
@@ -73,11 +90,17 @@ export class MountWatcher {
     return [...this.known.values()];
   }
 
+  /** The poll interval in force: slower while hot-plug events trigger rescans, the configured one otherwise. */
+  pollIntervalMs(): number {
+    if (!this.hotplugActive || !this.hotplug) return this.intervalMs;
+    return Math.max(this.intervalMs, this.hotplug.pollIntervalMs ?? HOTPLUG_POLL_INTERVAL_MS);
+  }
+
   private schedule(): void {
     if (!this.running) return;
     this.timer = setTimeout(() => {
       void this.enqueueScan().finally(() => this.schedule());
-    }, this.intervalMs);
+    }, this.pollIntervalMs());
   }
 
   /** A new device event restarts the settle rescans: the drive of the last device to arrive is the one awaited. */
