@@ -52,7 +52,9 @@ const PAGES: readonly PageEntry[] = [
 
 export function App({ api }: { api: ApiClient }) {
   const [language, setLanguage] = useState<Language>(initialLanguage);
-  const [session, setSession] = useState<Session | null | undefined>(undefined);
+  // Usually already answered: main.tsx checks the session before the first render.
+  const [initialSession] = useState(() => api.readySession());
+  const [session, setSession] = useState<Session | null | undefined>(initialSession);
   const [bootError, setBootError] = useState<unknown>(undefined);
   const route = useRoute();
   const t = LANGUAGES[language];
@@ -64,8 +66,8 @@ export function App({ api }: { api: ApiClient }) {
   }, [language, t]);
 
   useEffect(() => {
-    api.currentSession().then(setSession, setBootError);
-  }, [api]);
+    if (initialSession === undefined) api.currentSession().then(setSession, setBootError);
+  }, [api, initialSession]);
 
   const languageSelect = <LanguageSelect language={language} onChange={setLanguage} label={t.language} />;
 

@@ -7,16 +7,16 @@ export interface Route {
   readonly query: Readonly<Record<string, string>>;
 }
 
-function parse(hash: string): Route {
+export function parseRoute(hash: string): Route {
   const [path = '', search = ''] = hash.replace(/^#/, '').split('?');
   return { parts: path.split('/').filter((p) => p !== ''), query: Object.fromEntries(new URLSearchParams(search)) };
 }
 
 /** Pages are addressed by the URL fragment, so the server serves one index.html and links can be bookmarked. */
 export function useRoute(): Route {
-  const [route, setRoute] = useState(() => parse(window.location.hash));
+  const [route, setRoute] = useState(() => parseRoute(window.location.hash));
   useEffect(() => {
-    const onChange = () => setRoute(parse(window.location.hash));
+    const onChange = () => setRoute(parseRoute(window.location.hash));
     window.addEventListener('hashchange', onChange);
     return () => window.removeEventListener('hashchange', onChange);
   }, []);

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState, type DependencyList } from 'react';
+import { useCallback, useEffect, useRef, useState, type DependencyList } from 'react';
 import { ApiError } from '../api';
 import { useConsole } from '../context';
 import type { Language, Messages } from '../messages';
@@ -10,12 +10,23 @@ export interface Loaded<T> {
   readonly reload: () => void;
 }
 
-/** Runs `load` when `deps` change (and on reload()); a later answer replaces an earlier one, never the reverse. */
-export function useLoad<T>(load: () => Promise<T>, deps: DependencyList): Loaded<T> {
-  const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>({ data: undefined, error: undefined, loading: true });
+/**
+ * Runs `load` when `deps` change (and on reload()); a later answer replaces an earlier one, never the reverse.
+ * `ready` may hand over an answer already in (a prefetch): the first render then shows it and nothing is loaded.
+ */
+export function useLoad<T>(load: () => Promise<T>, deps: DependencyList, ready?: () => T | undefined): Loaded<T> {
+  const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>(() => {
+    const data = ready?.();
+    return { data, error: undefined, loading: data === undefined };
+  });
+  const answered = useRef(!state.loading);
   const [generation, setGeneration] = useState(0);
   const run = useCallback(load, deps);
   useEffect(() => {
+    if (answered.current) {
+      answered.current = false;
+      return;
+    }
     let current = true;
     setState((s) => ({ ...s, loading: true }));
     run().then(

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { queryString, type Query } from '../api';
+import { queryString, type ApiClient, type Query } from '../api';
 import { ErrorMessage, Loading, useLoad } from '../components/common';
 import { useConsole } from '../context';
 import { formatSize, formatTime, localDayStart } from '../format';
@@ -46,6 +46,18 @@ function pickFilter(query: Readonly<Record<string, string>>): Filter {
   return filter;
 }
 
+/** The page's data call for its URL query: the page's own load and the early one at start-up (prefetchLog) must agree. */
+function logRequest(query: Readonly<Record<string, string>>): [string, Query] {
+  const sort = pickSort(query);
+  const paging = sort === null ? { before: query.before } : { after: query.after };
+  return ['/api/v1/events', { ...apiQuery(pickFilter(query)), ...sortQuery(sort), ...paging, limit: PAGE_SIZE }];
+}
+
+/** Started by main.tsx before the session is known, when the console opens on the export log. */
+export function prefetchLog(api: ApiClient, query: Readonly<Record<string, string>>): Promise<void> {
+  return api.prefetch(...logRequest(query));
+}
+
 export function ExportLogPage({ query }: { query: Readonly<Record<string, string>> }) {
   const { api, t, language } = useConsole();
   const filter = pickFilter(query);
@@ -60,8 +72,9 @@ export function ExportLogPage({ query }: { query: Readonly<Record<string, string
   const [verifyError, setVerifyError] = useState<unknown>(undefined);
   const zones = useLoad(() => api.get<ZonesResponse>('/api/v1/zones'), [api]);
   const page = useLoad(
-    () => api.get<EventPage>('/api/v1/events', { ...apiQuery(filter), ...sortQuery(sort), ...(sort === null ? { before } : { after }), limit: PAGE_SIZE }),
+    () => api.get<EventPage>(...logRequest(query)),
     [api, filterKey, sortKey, before, after],
+    () => api.takeReady<EventPage>(...logRequest(query)),
   );
 
   const submit = (event: FormEvent) => {
