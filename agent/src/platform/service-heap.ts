@@ -24,6 +24,15 @@ import { runInNewContext } from 'node:vm';
  * young generation takes well under a millisecond); when the work ends, one full collection frees what lived
  * longer (the per-file read buffers). `gc` is reached through a fresh vm context after --expose-gc, so the
  * agent's own global object gets no `gc`.
+ *
+ * What is left (measured, see the bench): the pipeline's Buffers that live across a write to the stick (a few
+ * milliseconds, so they often survive two scavenges and are promoted) still raise RSS by 15-40 MiB while a
+ * large file is sealed, and glibc keeps most of that high-water mark in its heap afterwards (idle after sealing
+ * 80-109 MiB instead of 67-69). Starting node with MALLOC_MMAP_THRESHOLD_=65536 in the environment brought it
+ * back to 67 MiB (glibc reads it only at process start, so a Linux service unit would have to set it); the
+ * cause itself is the per-chunk Buffer of cipher.update and the blocks kept alive across writes in
+ * files/sealed-file-io.ts. Starting V8 with --no-opt saved another 6 MiB idle but made sealing slower (a 300 MiB seal on tmpfs 0.61 s ->
+ * 0.70-0.83 s; the bench's 100 MiB plaintext window p50 0.6-0.7 s -> 1.5-3.1 s on the loaded machine), so no.
  */
 export const SERVICE_V8_FLAGS = ['--semi-space-growth-factor=1'] as const;
 
