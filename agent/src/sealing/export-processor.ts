@@ -4,7 +4,6 @@ import { newFileId } from '@exitseal/core';
 import type { ExportAction } from '@exitseal/core/wire';
 import { FileOperationError, toFileOperationError } from '../files/errors.js';
 import { inspectFile, sealFile } from '../files/sealed-file-io.js';
-import { bulkWork } from '../platform/service-heap.js';
 import { errorFields, type Logger } from '../logging/logger.js';
 import type { PolicySource } from '../policy/agent-policy.js';
 import type { AgentDatabase } from '../storage/database.js';
@@ -116,14 +115,7 @@ export class ExportProcessor {
     const policy = this.context.policy.current();
     const fileId = newFileId();
     this.context.journal.startSealing(job, fileId);
-    // Sealing makes about a byte of short-lived Buffers per byte sealed: have them collected as it goes.
-    const endBulkWork = bulkWork();
-    let result;
-    try {
-      result = await sealFile(path, { outputPath: path }, { recipients: policy.sealRecipients, meta: { zoneId: policy.sealZoneId, keyVersion: policy.keyVersion, fileId } });
-    } finally {
-      endBulkWork();
-    }
+    const result = await sealFile(path, { outputPath: path }, { recipients: policy.sealRecipients, meta: { zoneId: policy.sealZoneId, keyVersion: policy.keyVersion, fileId } });
     this.finishWith(area, job, path, osUser, {
       action: 'sealed',
       size: result.plaintextBytes,
