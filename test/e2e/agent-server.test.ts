@@ -124,6 +124,16 @@ describe('agent with a real policy server', () => {
         assert.equal(event.zoneId, 'lgwan');
         assert.equal(event.agentChainOk, true);
       }
+
+      // Its uploads and polls carry its backlog: once the three events are stored and sealed, nothing is left.
+      type Listed = { id: string; backlog: { outboxEvents: number; pendingJobs: number; quarantinedFiles: number; reportedAt: string } | null; backlogStale: boolean };
+      let listed: Listed | undefined;
+      await waitUntil('the backlog at the server', async () => {
+        listed = (await auditor.call<{ agents: Listed[] }>('GET', '/api/v1/console/agents')).agents.find((a) => a.id === agentId);
+        return listed?.backlog?.outboxEvents === 0 && listed.backlog.pendingJobs === 0;
+      }, 30_000, agent);
+      assert.equal(listed?.backlog?.quarantinedFiles, 0);
+      assert.equal(listed?.backlogStale, false);
     } finally {
       await agent.kill('SIGTERM');
     }
