@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { age, ageWithPassphrase, CLI_PATH, hasCommand, runCli, withTempDir } from './cli-harness.js';
 
-// The last size spans several early-writeback flushes (every 32 MiB) in both directions.
-const SIZES = [0, 1, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, 2 * 64 * 1024, 3 * 1024 * 1024 + 5, 70 * 1024 * 1024 + 3];
+// The last size spans several early-writeback flushes (every 8 MiB) in both directions.
+const SIZES = [0, 1, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, 2 * 64 * 1024, 3 * 1024 * 1024 + 5, 20 * 1024 * 1024 + 3];
 const haveAge = hasCommand('age');
 
 async function keygen(dir: string): Promise<{ keyFile: string; recipient: string }> {
