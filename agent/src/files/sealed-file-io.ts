@@ -67,7 +67,7 @@ async function* readPieces(handle: FileHandle, pieceSize = MAX_HEADER_BYTES): As
  * pool. Two read buffers alternate; at most one write is in flight, so memory stays at a few blocks
  * whatever the file size. `transform` must not keep references to its input (its output must be fresh).
  */
-async function pumpBlocks(
+export async function pumpBlocks(
   source: FileHandle,
   start: number,
   sink: FileHandle,
@@ -80,7 +80,7 @@ async function pumpBlocks(
   let spare = Buffer.allocUnsafe(bufferSize);
   let position = start;
   let written = 0;
-  let pendingRead = source.read(filling, 0, bufferSize, position);
+  let pendingRead = inFlight(source.read(filling, 0, bufferSize, position));
   let pendingWrite: Promise<number> = Promise.resolve(0);
   const writeback = new EarlyWriteback(sink);
   try {
@@ -90,12 +90,12 @@ async function pumpBlocks(
       const block = filling.subarray(0, bytesRead);
       position += bytesRead;
       [filling, spare] = [spare, filling];
-      pendingRead = source.read(filling, 0, bufferSize, position);
+      pendingRead = inFlight(source.read(filling, 0, bufferSize, position));
       const pieces = transform(block);
       const justWritten = await pendingWrite;
       written += justWritten;
       writeback.wrote(justWritten);
-      pendingWrite = writeAll(sink, pieces);
+      pendingWrite = inFlight(writeAll(sink, pieces));
     }
     written += await pendingWrite;
     await writeback.settle();
@@ -105,6 +105,17 @@ async function pumpBlocks(
     await Promise.allSettled([pendingRead, pendingWrite, writeback.settle()]);
     throw error;
   }
+}
+
+/**
+ * Marks an I/O promise that is awaited only later as handled now. The read of the next block and the write of
+ * the previous one run while this thread awaits the other; if one of them fails in that time (a pulled stick:
+ * ENOTCONN, ECONNABORTED), it would be an unhandled rejection, which kills the process, before the await that
+ * reports it is reached. The returned promise still rejects for that await.
+ */
+function inFlight<T>(operation: Promise<T>): Promise<T> {
+  operation.catch(() => undefined);
+  return operation;
 }
 
 /**
