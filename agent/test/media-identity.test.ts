@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { isDarwinMountPoint } from '../src/media/device-info.darwin.js';
 import { isWin32MountPoint } from '../src/media/device-info.win32.js';
 import { DrivelistUnavailableError, DrivelistVolumeSource, loadDrivelist, volumesFromDrives, type DrivelistDrive } from '../src/media/drivelist-volumes.js';
-import { CommandError, runCommand, type CommandRunner } from '../src/media/run-command.js';
+import { CommandError, runCommand, type CommandRunner } from '../src/platform/run-command.js';
 import { parseSystemProfilerUsb, DarwinUsbIdentitySource, SYSTEM_PROFILER } from '../src/media/usb-identity.darwin.js';
 import { fsTypeName, hexId, mountKey, UsbIdentityError, type MediaIdentity, type UsbIdentitySource } from '../src/media/usb-identity.js';
 import { defaultPowerShellPath, parseUsbDeviceId, parseWin32DiskQuery, serialOfStorageId, WIN32_DISK_QUERY, Win32UsbIdentitySource } from '../src/media/usb-identity.win32.js';

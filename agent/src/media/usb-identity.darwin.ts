@@ -1,4 +1,4 @@
-import { runCommand, type CommandRunner } from './run-command.js';
+import { runCommand, type CommandRunner } from '../platform/run-command.js';
 import { fsTypeName, hexId, mountKey, usableSerial, UsbIdentityError, type MediaIdentity, type UsbIdentitySource } from './usb-identity.js';
 
 /**

@@ -1,5 +1,5 @@
 import { win32 } from 'node:path';
-import { runCommand, type CommandRunner } from './run-command.js';
+import { runCommand, type CommandRunner } from '../platform/run-command.js';
 import { fsTypeName, mountKey, usableSerial, UsbIdentityError, type MediaIdentity, type UsbIdentitySource } from './usb-identity.js';
 
 /**

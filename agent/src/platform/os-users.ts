@@ -1,8 +1,8 @@
-import { execFile } from 'node:child_process';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join, win32 } from 'node:path';
 import { ExitSealError } from '@exitseal/core';
+import { runCommand } from './run-command.js';
 
 /** Account SIDs of people (local and domain accounts S-1-5-21-..., Microsoft Entra ID accounts S-1-12-1-...). */
 const PERSON_SID = /^S-1-(5-21|12-1)-[0-9-]+$/;
@@ -31,15 +31,14 @@ export function parseProfileList(text: string): { osUser: string; sid: string }[
 }
 
 /** reg.exe by absolute path, no shell. */
-function readProfileList(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const reg = join(process.env.SystemRoot ?? 'C:\\Windows', 'System32', 'reg.exe');
-    const key = 'HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\ProfileList';
-    execFile(reg, ['query', key, '/s', '/v', 'ProfileImagePath'], { windowsHide: true, timeout: 30_000, maxBuffer: 1024 * 1024 }, (error, stdout) => {
-      if (error) reject(new ExitSealError('PROFILE_LIST_FAILED', `reg query ${key} failed: ${error.message}`, { kind: 'fault', cause: error }));
-      else resolve(stdout);
-    });
-  });
+async function readProfileList(): Promise<string> {
+  const reg = join(process.env.SystemRoot ?? 'C:\\Windows', 'System32', 'reg.exe');
+  const key = 'HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\ProfileList';
+  try {
+    return await runCommand(reg, ['query', key, '/s', '/v', 'ProfileImagePath'], { timeoutMs: 30_000, maxOutputBytes: 1024 * 1024 });
+  } catch (error) {
+    throw new ExitSealError('PROFILE_LIST_FAILED', `reg query ${key} failed: ${error instanceof Error ? error.message : String(error)}`, { kind: 'fault', cause: error });
+  }
 }
 
 /**

@@ -1,8 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeToken, newToken } from '../local-api/handshake.js';
 import { TOKEN_FILE, UserSecretError, type ApiUser, type UserSecrets } from './user-secret.js';
+import { runCommand } from './run-command.js';
 
 const SYSTEM = '*S-1-5-18';
 const ADMINISTRATORS = '*S-1-5-32-544';
@@ -36,15 +36,15 @@ export function icaclsCommands(rootDir: string, userDir: string, user: ApiUser):
 
 export type IcaclsRunner = (args: readonly string[]) => Promise<void>;
 
-/** icacls.exe by absolute path, no shell (execFile), with a timeout. */
-export const runIcacls: IcaclsRunner = (args) =>
-  new Promise((resolve, reject) => {
-    const icacls = join(process.env.SystemRoot ?? 'C:\\Windows', 'System32', 'icacls.exe');
-    execFile(icacls, [...args], { windowsHide: true, timeout: 30_000 }, (error, _stdout, stderr) => {
-      if (error) reject(new UserSecretError(`icacls ${args.join(' ')} failed: ${String(stderr).trim() || error.message}`, error));
-      else resolve();
-    });
-  });
+/** icacls.exe by absolute path, no shell, with a timeout. */
+export const runIcacls: IcaclsRunner = async (args) => {
+  const icacls = join(process.env.SystemRoot ?? 'C:\\Windows', 'System32', 'icacls.exe');
+  try {
+    await runCommand(icacls, args, { timeoutMs: 30_000, maxOutputBytes: 1024 * 1024 });
+  } catch (error) {
+    throw new UserSecretError(`icacls ${args.join(' ')} failed: ${error instanceof Error ? error.message : String(error)}`, error);
+  }
+};
 
 /**
  * Windows: `<dir>\<user>\agent.token` under the ACLs above. The person's directory is removed and made again

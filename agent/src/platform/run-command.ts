@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { ExitSealError } from '@exitseal/core';
 
 /**
- * The one place the media code starts an OS tool (PowerShell on Windows, system_profiler on macOS): by
+ * The one place the agent starts an OS tool (PowerShell, reg and icacls on Windows, system_profiler on macOS): by
  * absolute path with an argument list (execFile, no shell, so nothing is ever parsed as a command line), a
  * timeout and an output cap, with failures turned into typed errors.
  */
