@@ -16,11 +16,11 @@ import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { URLSearchParams } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchZones, freePort, PASSWORD, ZONES } from './_fixtures.mjs';
 import { chromium } from 'playwright-core';
 import { initDataDir, openServices } from '../dist/src/index.js';
 import { chainEvent, GENESIS_HASH } from '@exitseal/core/wire';
@@ -32,35 +32,11 @@ const STORED_EVENTS = Number(values.events);
 const RUNS = Number(values.runs);
 const DAYS = 60;
 const AGENTS = 300;
-const ZONES = ['mynumber', 'lgwan', 'internet'];
 const ACTIONS = ['sealed', 'sealed', 'sealed', 'sealed', 'sealed', 'sealed', 'sealed', 'blocked', 'released-plaintext', 'failed'];
-const PASSWORD = 'benchmark password 1';
 const CHROMIUM = '/usr/bin/chromium';
 const log = (line) => process.stderr.write(`${line}\n`);
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-function zones() {
-  const policy = (origins) => ({
-    channels: { removableMedia: 'seal', outboundFolders: 'seal', mail: 'seal' },
-    openableOrigins: origins,
-    devices: { allow: [], deny: [] },
-    offline: { maxHours: 72, after: 'seal-everything' },
-    approvals: { decrypt: { steps: ['approver', 'admin'] }, release: { steps: ['approver', 'admin'] } },
-  });
-  return [
-    { zone: { id: 'mynumber', name: 'マイナンバー系', priority: 1, fallback: false, detection: { cidrs: ['10.1.0.0/16'], dnsSuffixes: [], gateways: [] } }, policy: policy(ZONES) },
-    { zone: { id: 'lgwan', name: 'LGWAN接続系', priority: 2, fallback: false, detection: { cidrs: ['10.2.0.0/16'], dnsSuffixes: [], gateways: [] } }, policy: policy(['lgwan', 'internet']) },
-    { zone: { id: 'internet', name: 'インターネット接続系', priority: 3, fallback: false, detection: { cidrs: ['192.168.0.0/16'], dnsSuffixes: [], gateways: [] } }, policy: policy(['lgwan', 'internet']) },
-  ];
-}
 
 /** Seeds through the real ingestion service (hash-checked, chained, 1000 per transaction); server not running. */
 async function seed(dataDir, now) {
@@ -69,7 +45,7 @@ async function seed(dataDir, now) {
   let clockTime = now;
   const services = await openServices({ dataDir, clock: { now: () => new Date(clockTime) } });
   try {
-    await services.zones.save('bench', zones());
+    await services.zones.save('bench', benchZones());
     await services.users.create('bench', { username: 'auditor', role: 'auditor', password: PASSWORD });
     const agents = [];
     for (let i = 0; i < AGENTS; i++) {

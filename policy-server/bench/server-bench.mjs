@@ -10,10 +10,10 @@ import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { benchZones, freePort, PASSWORD, ZONES } from './_fixtures.mjs';
 import autocannon from 'autocannon';
 import { initDataDir, openServices, createAgentCsr } from '../dist/src/index.js';
 import { chainEvent, GENESIS_HASH } from '@exitseal/core/wire';
@@ -24,35 +24,11 @@ const { values } = parseArgs({
 const STORED_EVENTS = Number(values.events);
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
-const ZONES = ['mynumber', 'lgwan', 'internet'];
 const SEED_BATCH = 5000;
 const SEED_IN_FLIGHT = 3;
-const PASSWORD = 'benchmark password 1';
 const log = (line) => process.stderr.write(`${line}\n`);
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-function zonesBody() {
-  const policy = (origins) => ({
-    channels: { removableMedia: 'seal', outboundFolders: 'seal', mail: 'seal' },
-    openableOrigins: origins,
-    devices: { allow: [], deny: [] },
-    offline: { maxHours: 72, after: 'seal-everything' },
-    approvals: { decrypt: { steps: ['approver', 'admin'] }, release: { steps: ['approver', 'admin'] } },
-  });
-  return [
-    { zone: { id: 'mynumber', name: 'My Number', priority: 1, fallback: false, detection: { cidrs: ['10.1.0.0/16'], dnsSuffixes: [], gateways: [] } }, policy: policy(ZONES) },
-    { zone: { id: 'lgwan', name: 'LGWAN', priority: 2, fallback: false, detection: { cidrs: ['10.2.0.0/16'], dnsSuffixes: [], gateways: [] } }, policy: policy(['lgwan', 'internet']) },
-    { zone: { id: 'internet', name: 'Internet', priority: 3, fallback: false, detection: { cidrs: ['192.168.0.0/16'], dnsSuffixes: [], gateways: [] } }, policy: policy(['lgwan', 'internet']) },
-  ];
-}
 
 let eventCounter = 0;
 function syntheticEvent(prev, agentIndex, when, zoneId = ZONES[agentIndex % 3]) {
@@ -82,7 +58,7 @@ function syntheticEvent(prev, agentIndex, when, zoneId = ZONES[agentIndex % 3]) 
 async function seed(dataDir) {
   const services = await openServices({ dataDir });
   try {
-    await services.zones.save('bench', zonesBody());
+    await services.zones.save('bench', benchZones());
     await services.users.create('bench', { username: 'auditor', role: 'auditor', password: PASSWORD });
     await services.users.create('bench', { username: 'admin', role: 'admin', password: PASSWORD });
     const agents = [];
