@@ -143,18 +143,11 @@ export class RequestService {
       const result = await openFile(request.path, { outputPath: request.path }, [new ApprovedFileKey(Buffer.from(outcome.fileKey, 'base64'))]);
       this.deps.db.transaction(() => {
         this.deps.store.forgetLocked(request.path);
-        this.deps.outbox.append({
-          host: this.deps.host,
-          osUser: request.osUser,
-          zoneId: this.deps.zoneId(),
-          channel: 'removableMedia',
-          fileName: request.fileName,
-          mediaPath: request.path.slice(0, 4096),
+        this.logApprovedDecrypt(request, {
+          mediaPath: request.path,
           size: result.plaintextBytes,
           sha256: result.sha256 ?? undefined,
-          fileId: result.inspection.meta?.fileId,
-          keyVersion: result.inspection.meta?.keyVersion,
-          action: 'decrypt-approved',
+          meta: result.inspection.meta,
           reason: `decrypt request ${request.id} approved`,
         });
       });
@@ -180,22 +173,36 @@ export class RequestService {
     const size = (await stat(outputPath)).size;
     this.deps.db.transaction(() => {
       this.deps.store.setRecipientCopy(request.id, outputPath, passphrase);
-      this.deps.outbox.append({
-        host: this.deps.host,
-        osUser: request.osUser,
-        zoneId: this.deps.zoneId(),
-        channel: 'removableMedia',
-        fileName: request.fileName,
-        mediaPath: outputPath.slice(0, 4096),
+      this.logApprovedDecrypt(request, {
+        mediaPath: outputPath,
         size,
-        fileId: inspection.meta?.fileId,
-        keyVersion: inspection.meta?.keyVersion,
-        action: 'decrypt-approved',
+        meta: inspection.meta,
         reason: `decrypt request ${request.id} approved for an outside recipient: passphrase copy written`,
       });
     });
     this.deps.logger.info('outside-recipient copy written', { request: request.id, copy: outputPath });
     this.deps.notifier.notify('request-decided', `${request.fileName}: a copy for the outside recipient is at ${outputPath}; its passphrase is in your requests list (send it separately)`, [outputPath], request.osUser);
+  }
+
+  /** The export-log event of an approved decrypt (opened here, or copied for an outside recipient). */
+  private logApprovedDecrypt(
+    request: StoredRequest,
+    what: { mediaPath: string; size: number; sha256?: string; meta: { fileId: string; keyVersion: number } | undefined | null; reason: string },
+  ): void {
+    this.deps.outbox.append({
+      host: this.deps.host,
+      osUser: request.osUser,
+      zoneId: this.deps.zoneId(),
+      channel: 'removableMedia',
+      fileName: request.fileName,
+      mediaPath: what.mediaPath.slice(0, 4096),
+      size: what.size,
+      sha256: what.sha256,
+      fileId: what.meta?.fileId,
+      keyVersion: what.meta?.keyVersion,
+      action: 'decrypt-approved',
+      reason: what.reason,
+    });
   }
 
   private mine(caller: Caller, id: string): StoredRequest {
