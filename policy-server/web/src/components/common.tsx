@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState, type DependencyList } from 'react';
+import { useCallback, useEffect, useState, type DependencyList } from 'react';
 import { ApiError } from '../api';
 import { useConsole } from '../context';
 import type { Language, Messages } from '../messages';
@@ -15,29 +15,30 @@ export interface Loaded<T> {
  * `ready` may hand over an answer already in (a prefetch): the first render then shows it and nothing is loaded.
  */
 export function useLoad<T>(load: () => Promise<T>, deps: DependencyList, ready?: () => T | undefined): Loaded<T> {
-  const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>(() => {
-    const data = ready?.();
-    return { data, error: undefined, loading: data === undefined };
-  });
-  const answered = useRef(!state.loading);
   const [generation, setGeneration] = useState(0);
   const run = useCallback(load, deps);
+  // Which load (function and reload generation) the data or error answers. `loading` is derived from it in
+  // the render itself: when the deps change, that very render already says "loading" (aria-busy) instead of
+  // showing the previous answer as if it were the new one until the effect has run, a frame later.
+  const [state, setState] = useState<{ data: T | undefined; error: unknown; answers?: { run: () => Promise<T>; generation: number } }>(() => {
+    const data = ready?.();
+    return { data, error: undefined, answers: data === undefined ? undefined : { run, generation } };
+  });
+  const answered = state.answers?.run === run && state.answers.generation === generation;
   useEffect(() => {
-    if (answered.current) {
-      answered.current = false;
-      return;
-    }
+    if (answered) return;
     let current = true;
-    setState((s) => ({ ...s, loading: true }));
     run().then(
-      (data) => current && setState({ data, error: undefined, loading: false }),
-      (error: unknown) => current && setState({ data: undefined, error, loading: false }),
+      (data) => current && setState({ data, error: undefined, answers: { run, generation } }),
+      (error: unknown) => current && setState({ data: undefined, error, answers: { run, generation } }),
     );
     return () => {
       current = false;
     };
+    // Deliberately not a dependency: `answered` changes because of this effect's own answer, which must not
+    // start another load; a load follows run and generation only.
   }, [run, generation]);
-  return { ...state, reload: () => setGeneration((g) => g + 1) };
+  return { data: state.data, error: state.error, loading: !answered, reload: () => setGeneration((g) => g + 1) };
 }
 
 export function errorText(error: unknown, t: Messages): string {
