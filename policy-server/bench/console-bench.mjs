@@ -199,9 +199,12 @@ async function main() {
 
     // The pages measured: the log as it opens, and filters an auditor uses (one device on one day; one user; a zone on a day a month ago).
     const day = (daysAgo) => new Date(now - daysAgo * 86_400_000).toISOString().slice(0, 10);
+    // A device that was in use that day, so the page measured shows rows (a fixed serial may have none then).
+    const thatDay = new URLSearchParams({ from: `${day(3)}T00:00:00Z`, to: `${day(3)}T23:59:59Z`, limit: '1' });
+    const busyDevice = JSON.parse((await call(base, https, `/api/v1/events?${thatDay}`, { headers: { cookie } })).text).events[0]?.deviceSerial ?? 'SN123';
     const allPages = [
       ['log, no filter', {}],
-      ['device + one day', { deviceSerial: 'SN123', from: day(3), to: day(3) }],
+      ['device + one day', { deviceSerial: busyDevice, from: day(3), to: day(3) }],
       ['user', { osUser: 'user42' }],
       ['zone + one day, 30 days back', { zoneId: 'lgwan', from: day(30), to: day(30) }],
       ['action blocked + host', { action: 'blocked', host: 'PC-0042' }],
