@@ -12,7 +12,10 @@ import type {
   ChainedRow,
   Decision,
   EnrolmentTokenRecord,
+  EventCounts,
+  EventCountsQuery,
   EventFilter,
+  EventKeyCount,
   EventRow,
   EventSortKey,
   LogAnchor,
@@ -240,6 +243,36 @@ const SORT_COLUMNS: Readonly<Record<EventSortKey, { readonly column: string; rea
  * column's index and checks the filters row by row. Counting up to this bound reads at most this many index entries.
  */
 const SORT_IN_MEMORY_MAX_ROWS = 20_000;
+
+/**
+ * The dashboard counts the rows newer than the newest one received before a given time. received_at has no
+ * index, but rows are stored in the order they arrive: walking seq down from the newest row stops there,
+ * having read only the rows received since.
+ */
+const COUNTS_BOUNDARY_SQL = 'SELECT seq FROM export_events WHERE received_at < @receivedSince ORDER BY seq DESC LIMIT 1';
+/**
+ * The counted rows: a range of seq, read in table order. The unary plus keeps SQLite from reading them through
+ * the time index instead, which costs a table lookup per row for nearly the same rows.
+ */
+const COUNTED_ROWS = 'seq > @boundary AND +occurred_at >= @from AND +occurred_at <= @to';
+const COUNTS_BY_DAY_SQL = `SELECT substr(occurred_at, 1, 10) AS day, action, zone_id, COUNT(*) AS n, MAX(seq) AS newest FROM export_events WHERE ${COUNTED_ROWS} GROUP BY day, action, zone_id`;
+/**
+ * Counts per key among the rows that also occurred at or after @topFrom, only the keys ranked within @topCount
+ * (RANK places ties together, so every key tied with the last place is kept: the caller breaks ties its own way).
+ */
+function topKeysSql(key: string, rows: string): string {
+  return `SELECT key, n, newest FROM (
+      SELECT key, n, newest, RANK() OVER (ORDER BY n DESC) AS place FROM (
+        SELECT ${key} AS key, COUNT(*) AS n, MAX(seq) AS newest FROM export_events
+        WHERE ${COUNTED_ROWS} AND +occurred_at >= @topFrom AND ${rows} GROUP BY key
+      )
+    ) WHERE place <= @topCount`;
+}
+const COUNTS_BY_USER_SQL = topKeysSql("os_user || '@' || host", 'TRUE');
+const COUNTS_BY_DEVICE_SQL = topKeysSql(
+  "CASE WHEN device_label IS NULL THEN device_serial WHEN device_serial IS NULL THEN device_label ELSE device_label || ' / ' || device_serial END",
+  '(device_label IS NOT NULL OR device_serial IS NOT NULL)',
+);
 
 /** Opens one connection with the settings every connection of the store uses (WAL: readers never wait on the writer). */
 function openConnection(path: string, cacheMegabytes: number): Database.Database {
@@ -976,6 +1009,21 @@ export class SqliteStore implements Store {
         ),
       ),
     count: () => settle(() => Number((this.statement('SELECT COUNT(*) AS n FROM export_events').get() as Row).n)),
+    counts: (query: EventCountsQuery) =>
+      settle(() =>
+        // One read transaction: the boundary and the three counts see the same log, whatever the writer appends meanwhile.
+        this.db.transaction((): EventCounts => {
+          const boundary = this.statement(COUNTS_BOUNDARY_SQL).get({ receivedSince: query.receivedSince }) as Row | undefined;
+          const params = { boundary: boundary === undefined ? 0 : Number(boundary.seq), from: query.from, to: query.to, topFrom: query.topFrom, topCount: query.topCount };
+          const keyed = (sql: string): EventKeyCount[] =>
+            (this.statement(sql).all(params) as Row[]).map((r) => ({ key: str(r.key), count: Number(r.n), newestSeq: Number(r.newest) }));
+          return {
+            days: (this.statement(COUNTS_BY_DAY_SQL).all(params) as Row[]).map((r) => ({ day: str(r.day), action: str(r.action), zoneId: str(r.zone_id), count: Number(r.n), newestSeq: Number(r.newest) })),
+            users: keyed(COUNTS_BY_USER_SQL),
+            devices: keyed(COUNTS_BY_DEVICE_SQL),
+          };
+        })(),
+      ),
   };
 
   readonly audit = {

@@ -212,6 +212,48 @@ export interface EventFilter {
   readonly limit: number;
 }
 
+/** Which rows `ExportEventRepository.counts` counts. Times are ISO strings, compared as strings (as stored). */
+export interface EventCountsQuery {
+  /**
+   * Only the rows newer (by seq) than the newest row received before this. Rows are stored in the order they
+   * arrive, so these are the rows received since then, even if the server clock once stepped back.
+   */
+  readonly receivedSince: string;
+  /** And only rows that occurred within [from, to], both ends included. */
+  readonly from: string;
+  readonly to: string;
+  /** Users and devices count only the rows that also occurred at or after this. */
+  readonly topFrom: string;
+  /** Users and devices: only the keys whose count ranks among this many (every key tied with the last one is kept). */
+  readonly topCount: number;
+}
+
+export interface EventDayCount {
+  /** UTC day of occurredAt: its first 10 characters. */
+  readonly day: string;
+  readonly action: string;
+  readonly zoneId: string;
+  readonly count: number;
+  /** The group's newest row (see EventKeyCount). */
+  readonly newestSeq: number;
+}
+
+export interface EventKeyCount {
+  readonly key: string;
+  readonly count: number;
+  /** The key's newest counted row: the order in which a newest-first read of the log first meets the keys. */
+  readonly newestSeq: number;
+}
+
+export interface EventCounts {
+  /** Every counted row, by day, action and zone. */
+  readonly days: EventDayCount[];
+  /** Keyed `${osUser}@${host}` (two user and host pairs that join to the same text are one key). */
+  readonly users: EventKeyCount[];
+  /** Rows with a device label or serial, keyed by the ones set, label first, joined by ' / '. */
+  readonly devices: EventKeyCount[];
+}
+
 export interface ExportEventRepository {
   /**
    * Appends the events not stored yet (by eventId) in one transaction, chaining each to the server chain;
@@ -231,6 +273,8 @@ export interface ExportEventRepository {
   /** Rows in chain order after `afterSeq`, for verification. */
   scan(afterSeq: number, limit: number): Promise<ChainedRow<EventRow>[]>;
   count(): Promise<number>;
+  /** Grouped counts for the dashboard, computed by the storage, from one consistent view of the log. */
+  counts(query: EventCountsQuery): Promise<EventCounts>;
 }
 
 export interface AuditRow {
