@@ -1,5 +1,5 @@
 import type { AgentBacklog } from '@exitseal/core/wire';
-import type { ChainLink, EventFilter, EventRow, ReportedBacklog, RequestRecord, Store } from '../storage/store.js';
+import type { ChainLink, EventFilter, EventKeyCount, EventRow, ReportedBacklog, RequestRecord, Store } from '../storage/store.js';
 import { notFound } from '../errors.js';
 import type { Clock } from './clock.js';
 
@@ -15,7 +15,7 @@ export const BACKLOG_STALE_MINUTES = ONLINE_WINDOW_MINUTES;
 const DASHBOARD_DAYS = 14;
 const TOP_DAYS = 7;
 const TOP_COUNT = 10;
-/** Rows read per store call when aggregating or exporting: large enough to be fast, small enough to not hold the event loop long. */
+/** Rows read per store call when exporting: large enough to be fast, small enough to not hold the event loop long. */
 const READ_PAGE = 5000;
 /** The dashboard is recomputed at most this often; its numbers are trends, not a live counter. */
 const DASHBOARD_CACHE_MS = 60_000;
@@ -89,16 +89,27 @@ function dayOf(iso: string): string {
   return iso.slice(0, 10);
 }
 
-function top(counts: Map<string, number>): Ranked[] {
-  return [...counts.entries()]
-    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
-    .slice(0, TOP_COUNT)
-    .map(([key, count]) => ({ key, count }));
+/** Orders keys as a newest-first read of the log that counted them one by one would: count, then name, then first met. */
+function ranks(a: EventKeyCount, b: EventKeyCount): number {
+  return b.count - a.count || a.key.localeCompare(b.key) || b.newestSeq - a.newestSeq;
 }
 
-function bump(counts: Record<string, number> | Map<string, number>, key: string): void {
-  if (counts instanceof Map) counts.set(key, (counts.get(key) ?? 0) + 1);
-  else counts[key] = (counts[key] ?? 0) + 1;
+/** The first TOP_COUNT keys in that order, in one pass: the store may hand back many keys tied for the last place. */
+function top(counts: readonly EventKeyCount[]): Ranked[] {
+  const best: EventKeyCount[] = [];
+  for (const entry of counts) {
+    const last = best[best.length - 1];
+    if (best.length === TOP_COUNT && last !== undefined && ranks(entry, last) >= 0) continue;
+    let at = best.length;
+    while (at > 0 && ranks(entry, best[at - 1] as EventKeyCount) < 0) at--;
+    best.splice(at, 0, entry);
+    if (best.length > TOP_COUNT) best.pop();
+  }
+  return best.map(({ key, count }) => ({ key, count }));
+}
+
+function add(counts: Record<string, number>, key: string, count: number): void {
+  counts[key] = (counts[key] ?? 0) + count;
 }
 
 /**
@@ -125,22 +136,21 @@ export class ConsoleService {
       const day = dayOf(new Date(firstDay.getTime() + i * 86_400_000).toISOString());
       days.set(day, { day, byAction: {}, byZone: {} });
     }
-    const users = new Map<string, number>();
-    const devices = new Map<string, number>();
+    const counts = await this.store.events.counts({
+      receivedSince: new Date(firstDay.getTime() - CLOCK_SKEW_MARGIN_MS).toISOString(),
+      from: firstDay.toISOString(),
+      to: now.toISOString(),
+      topFrom,
+      topCount: TOP_COUNT,
+    });
     let eventsInWindow = 0;
-    const windowStart = firstDay.toISOString();
-    const windowEnd = now.toISOString();
-    for await (const event of this.receivedSince(new Date(firstDay.getTime() - CLOCK_SKEW_MARGIN_MS).toISOString())) {
-      if (event.occurredAt < windowStart || event.occurredAt > windowEnd) continue;
-      eventsInWindow++;
-      const bucket = days.get(dayOf(event.occurredAt));
+    // Newest group first, so each day's actions and zones are listed in the order a newest-first read meets them.
+    for (const { day, action, zoneId, count } of [...counts.days].sort((a, b) => b.newestSeq - a.newestSeq)) {
+      eventsInWindow += count;
+      const bucket = days.get(day);
       if (bucket !== undefined) {
-        bump(bucket.byAction, event.action);
-        bump(bucket.byZone, event.zoneId);
-      }
-      if (event.occurredAt >= topFrom) {
-        bump(users, `${event.osUser}@${event.host}`);
-        if (event.deviceSerial !== null || event.deviceLabel !== null) bump(devices, [event.deviceLabel, event.deviceSerial].filter((v) => v !== null).join(' / '));
+        add(bucket.byAction, action, count);
+        add(bucket.byZone, zoneId, count);
       }
     }
     const agents = await this.agents();
@@ -148,8 +158,8 @@ export class ConsoleService {
     const dashboard: Dashboard = {
       generatedAt: now.toISOString(),
       days: [...days.values()],
-      topUsers: top(users),
-      topDevices: top(devices),
+      topUsers: top(counts.users),
+      topDevices: top(counts.devices),
       agents: {
         online: agents.filter((a) => a.revokedAt === null && a.online).length,
         offline: agents.filter((a) => a.revokedAt === null && !a.online).length,
@@ -168,25 +178,6 @@ export class ConsoleService {
     for (;;) {
       const page = await this.store.events.query({ ...filter, beforeSeq, limit: READ_PAGE });
       if (page.length > 0) yield page;
-      const last = page[page.length - 1];
-      if (page.length < READ_PAGE || last === undefined) return;
-      beforeSeq = last.seq;
-    }
-  }
-
-  /**
-   * Newest-first rows received at or after `since`. Rows are stored in the order they arrive (seq), so this
-   * walks the primary key and stops at the first older row: a time-range filter instead would make SQLite
-   * sort the whole range again for every page.
-   */
-  private async *receivedSince(since: string): AsyncGenerator<EventRow> {
-    let beforeSeq: number | undefined;
-    for (;;) {
-      const page = await this.store.events.query({ beforeSeq, limit: READ_PAGE });
-      for (const row of page) {
-        if (row.receivedAt < since) return;
-        yield row;
-      }
       const last = page[page.length - 1];
       if (page.length < READ_PAGE || last === undefined) return;
       beforeSeq = last.seq;
