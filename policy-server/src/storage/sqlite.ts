@@ -215,7 +215,7 @@ const SELECTIVE_FILTERS: readonly (keyof EventFilter)[] = ['agentId', 'osUser', 
 const COARSE_FILTERS: readonly (keyof EventFilter)[] = ['zoneId', 'channel', 'action'];
 /** A time-range search first reads back through at least this many of the newest rows... */
 const RECENT_ROWS = 5000;
-/** ...or this many per requested result, so large pages (CSV, dashboard) are found there too. */
+/** ...or this many per requested result, so large pages (CSV export) are found there too. */
 const RECENT_ROWS_PER_RESULT = 20;
 
 const EVENT_FILTER_COLUMNS: readonly [keyof EventFilter, string][] = [
@@ -801,7 +801,7 @@ export class SqliteStore implements Store {
   /**
    * A time range with no selective filter. Left to itself SQLite reads every row of the range through the
    * time index and sorts them all by seq for one page. Instead: (1) read back from the cursor through a
-   * bounded stretch of the newest rows, where most searches (today, this week, the dashboard, CSV pages)
+   * bounded stretch of the newest rows, where most searches (today, this week, CSV pages)
    * find their page; (2) if the page is not full, take the remaining seqs from the time index alone, which
    * holds seq, so choosing them reads no rows, and read just those rows.
    */
