@@ -216,6 +216,10 @@ describe('exitseal refuses bad input clearly and loses nothing', () => {
       assert.equal(run.code, 2);
       run = await runCli(['seal', file, '--bogus']);
       assert.equal(run.code, 2);
+      run = await runCli(['seal', file, '--to', recipient, '--in-place', '--sync']);
+      assert.equal(run.code, 2, 'in place is always flushed: --sync there is a mistake worth saying');
+      assert.match(run.stderr, /--sync goes with -o OUT/);
+      assert.equal(await readFile(file, 'utf8'), 'abc');
       await writeFile(join(dir, 'exists.age'), 'keep me');
       run = await runCli(['seal', file, '--to', recipient, '-o', join(dir, 'exists.age')]);
       assert.equal(run.code, 2);

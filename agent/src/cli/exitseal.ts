@@ -9,7 +9,7 @@ import {
   validateZoneId,
   type Identity,
 } from '@exitseal/core';
-import { inspectFile, openFile, sealFile, writeRecipientCopy, type FileInspection } from '../files/sealed-file-io.js';
+import { inspectFile, openFile, sealFile, writeRecipientCopy, type FileInspection, type FileTarget } from '../files/sealed-file-io.js';
 
 /** The process streams, injected so tests can run the CLI in-process. */
 export interface CliIo {
@@ -34,8 +34,8 @@ const MAIN_HELP = `exitseal — seal (encrypt) and open files in the ExitSeal fo
 
 Usage:
   exitseal keygen [-o IDENTITY_FILE]
-  exitseal seal FILE --to RECIPIENT [--to RECIPIENT...] [--zone ZONE [--key-version N]] [--armor] (-o OUT | --in-place)
-  exitseal open FILE (-i IDENTITY_FILE | --passphrase) (-o OUT | --in-place)
+  exitseal seal FILE --to RECIPIENT [--to RECIPIENT...] [--zone ZONE [--key-version N]] [--armor] (-o OUT [--sync] | --in-place)
+  exitseal open FILE (-i IDENTITY_FILE | --passphrase) (-o OUT [--sync] | --in-place)
   exitseal inspect FILE [--json]
   exitseal recipient-copy FILE -i IDENTITY_FILE -o OUT
 
@@ -54,7 +54,7 @@ The identity file is also a valid age identity file: "age -d -i IDENTITY_FILE" o
 Options:
   -o, --output FILE   write the identity here (refuses to overwrite an existing file)
 `,
-  seal: `Usage: exitseal seal FILE --to RECIPIENT [--to RECIPIENT...] [--zone ZONE [--key-version N]] [--armor] (-o OUT | --in-place)
+  seal: `Usage: exitseal seal FILE --to RECIPIENT [--to RECIPIENT...] [--zone ZONE [--key-version N]] [--armor] (-o OUT [--sync] | --in-place)
 
 Seals FILE to one or more recipients ("age1..."). With --zone the file carries ExitSeal's metadata
 (zone id, key version and a fresh file id) that "exitseal inspect" shows without any key.
@@ -62,12 +62,15 @@ Options:
   --to RECIPIENT      public key to seal to (repeatable; e.g. the zone key and a recovery key)
   --zone ZONE         zone id to record in the file (a-z, 0-9, "-", "_")
   --key-version N     version of the zone key (default 1)
-  -o, --output OUT    write the sealed file to OUT (refuses to overwrite unless --force)
-  --in-place          replace FILE with its sealed form (crash-safe: temp file, fsync, rename)
+  -o, --output OUT    write the sealed file to OUT (refuses to overwrite unless --force); OUT appears
+                      complete or not at all, and FILE stays as it was
+  --sync              with -o: flush OUT to disk before returning (do this before deleting FILE in a
+                      script: without it, like cp and age, a power cut soon after may lose OUT)
+  --in-place          replace FILE with its sealed form (crash-safe: temp file, fsync, rename, always)
   --force             overwrite OUT if it exists
   -a, --armor         write ASCII armor (text you can paste into a mail body) instead of binary
 `,
-  open: `Usage: exitseal open FILE (-i IDENTITY_FILE | --passphrase) (-o OUT | --in-place)
+  open: `Usage: exitseal open FILE (-i IDENTITY_FILE | --passphrase) (-o OUT [--sync] | --in-place)
 
 Opens (decrypts) a sealed file, binary or ASCII-armored. The output is written only after the whole
 file authenticated; a damaged file leaves nothing behind and the input untouched.
@@ -76,7 +79,8 @@ Options:
   --passphrase         the file was sealed with a passphrase: it is asked on the terminal, or read as
                        the first line of standard input when that is not a terminal
   -o, --output OUT     write the plaintext to OUT (refuses to overwrite unless --force)
-  --in-place           replace FILE with its plaintext (crash-safe)
+  --sync               with -o: flush OUT to disk before returning
+  --in-place           replace FILE with its plaintext (crash-safe, always flushed)
   --force              overwrite OUT if it exists
 `,
   inspect: `Usage: exitseal inspect FILE [--json]
@@ -132,10 +136,16 @@ async function readPassphrase(io: CliIo, prompt: string): Promise<string> {
   }
 }
 
-function outputTarget(file: string, values: { output?: string; 'in-place'?: boolean; force?: boolean }) {
+/**
+ * Where a seal or open writes. A copy beside an original that stays is flushed only with --sync, as cp and age
+ * do theirs: a crash cannot lose data the input still holds, and a batch of small files is not slowed by a
+ * disk flush each. In place the original is replaced, so the library flushes whatever this says.
+ */
+function outputTarget(file: string, values: { output?: string; 'in-place'?: boolean; force?: boolean; sync?: boolean }): FileTarget {
   if (values.output !== undefined && values['in-place']) throw new UsageError('use either -o OUT or --in-place, not both');
   if (values.output === undefined && !values['in-place']) throw new UsageError('say where the result goes: -o OUT or --in-place');
-  return { outputPath: values.output ?? file, overwrite: values.force === true };
+  if (values.sync && values['in-place']) throw new UsageError('--sync goes with -o OUT (in place the result is always flushed)');
+  return { outputPath: values.output ?? file, overwrite: values.force === true, durable: values.sync === true };
 }
 
 function singleFile(positionals: string[]): string {
@@ -187,6 +197,7 @@ async function runSeal(args: string[], io: CliIo): Promise<number> {
       output: { type: 'string', short: 'o' },
       'in-place': { type: 'boolean' },
       force: { type: 'boolean' },
+      sync: { type: 'boolean' },
       armor: { type: 'boolean', short: 'a' },
     },
     allowPositionals: true,
@@ -233,6 +244,7 @@ async function runOpen(args: string[], io: CliIo): Promise<number> {
       output: { type: 'string', short: 'o' },
       'in-place': { type: 'boolean' },
       force: { type: 'boolean' },
+      sync: { type: 'boolean' },
     },
     allowPositionals: true,
   });

@@ -82,13 +82,21 @@ export interface AtomicWriteOptions {
   readonly beforeCommit?: () => Promise<void>;
   /** Timestamps to give the new file (a sealed file keeps its original dates). */
   readonly times?: { readonly atime: Date; readonly mtime: Date };
+  /**
+   * Flush the content and the directory entry to disk before returning (default true). Only a caller whose
+   * input survives a crash anyway may turn it off: a copy written beside an original that stays, as cp and
+   * age write theirs. Without it the rename is still atomic, but after a power cut the new name may hold an
+   * empty or partial file, which the age format's authentication then refuses to open.
+   */
+  readonly durable?: boolean;
 }
 
 /**
  * Crash-safe replacement of `target`: the content goes to a temp file in the same directory (so the rename
  * stays on one volume), is fsynced, renamed over the target, and the directory is fsynced. Whatever happens —
  * a crash, a full disk, a pulled stick — the target is either its old self or the complete new file, never a
- * truncated one. On failure the temp file is removed if the volume still lets us.
+ * truncated one. On failure the temp file is removed if the volume still lets us. With `durable: false` the
+ * two fsyncs are left out (see AtomicWriteOptions.durable).
  */
 export async function writeFileAtomically(
   target: string,
@@ -96,11 +104,12 @@ export async function writeFileAtomically(
   options: AtomicWriteOptions = {},
 ): Promise<void> {
   const temp = tempPathBeside(target);
+  const durable = options.durable !== false;
   let handle: FileHandle | undefined;
   try {
     handle = await open(temp, 'wx', options.mode ?? 0o600);
     await produce(handle);
-    await handle.sync();
+    if (durable) await handle.sync();
     if (options.times) await handle.utimes(options.times.atime, options.times.mtime);
     await handle.close();
     handle = undefined;
@@ -111,6 +120,7 @@ export async function writeFileAtomically(
     await unlink(temp).catch(() => undefined);
     throw toFileOperationError(error, target);
   }
+  if (!durable) return;
   try {
     await syncDirectory(dirname(target));
   } catch (error) {

@@ -72,6 +72,7 @@ export async function pumpBlocks(
   start: number,
   sink: FileHandle,
   transform: (block: Buffer) => Buffer[],
+  options: { readonly flushEarly: boolean } = { flushEarly: true },
 ): Promise<number> {
   // Small files (most of what lands on a stick) do not need two 4 MiB buffers: one read of size + 1 bytes
   // gets the whole file and the next read sees the end.
@@ -82,7 +83,7 @@ export async function pumpBlocks(
   let written = 0;
   let pendingRead = inFlight(source.read(filling, 0, bufferSize, position));
   let pendingWrite: Promise<number> = Promise.resolve(0);
-  const writeback = new EarlyWriteback(sink);
+  const writeback = options.flushEarly ? new EarlyWriteback(sink) : null;
   try {
     for (;;) {
       const { bytesRead } = await pendingRead;
@@ -94,15 +95,15 @@ export async function pumpBlocks(
       const pieces = transform(block);
       const justWritten = await pendingWrite;
       written += justWritten;
-      writeback.wrote(justWritten);
+      writeback?.wrote(justWritten);
       pendingWrite = inFlight(writeAll(sink, pieces));
     }
     written += await pendingWrite;
-    await writeback.settle();
+    await writeback?.settle();
     return written;
   } catch (error) {
     // Let in-flight I/O settle before the caller closes the handles.
-    await Promise.allSettled([pendingRead, pendingWrite, writeback.settle()]);
+    await Promise.allSettled([pendingRead, pendingWrite, writeback?.settle()]);
     throw error;
   }
 }
@@ -119,7 +120,7 @@ function inFlight<T>(operation: Promise<T>): Promise<T> {
 }
 
 /**
- * Bytes written between two early flushes. The caller fsyncs before its rename anyway; without these flushes
+ * Bytes written between two early flushes, when the output is to be durable. The caller fsyncs before its rename anyway; without these flushes
  * the whole file sits dirty in the page cache (the kernel starts writing back only at 10% of RAM) and that
  * fsync then waits for all of it at the end. Flushing as we go overlaps the disk's work with encryption.
  * Measured on a 1 GiB seal to local ext4 (quiet 2-core machine, 4-6 alternating runs each): no early flush
@@ -213,6 +214,16 @@ export interface FileTarget {
   readonly outputPath: string;
   /** Allow replacing an existing output (always true in place). */
   readonly overwrite?: boolean;
+  /**
+   * Flush the output to disk before returning (default true). In place it is flushed whatever this says: the
+   * original is being replaced. A copy beside an original that stays may skip it (see AtomicWriteOptions.durable).
+   */
+  readonly durable?: boolean;
+}
+
+/** In place the output replaces the only copy of the data, so it is always flushed. */
+function isDurable(inputPath: string, target: FileTarget): boolean {
+  return target.outputPath === inputPath || target.durable !== false;
 }
 
 export interface SealOutputOptions {
@@ -238,6 +249,7 @@ export async function sealFile(
   output: SealOutputOptions = {},
 ): Promise<SealFileResult> {
   const inPlace = target.outputPath === inputPath;
+  const durable = isDurable(inputPath, target);
   await refuseExisting(target.outputPath, inPlace || target.overwrite === true);
   const source = await openForReading(inputPath);
   try {
@@ -251,11 +263,17 @@ export async function sealFile(
       target.outputPath,
       async (out) => {
         sealedBytes += await writeAll(out, encode([sealer.header]));
-        sealedBytes += await pumpBlocks(source.handle, 0, out, (block) => {
-          hash?.update(block);
-          plaintextBytes += block.length;
-          return encode(sealer.encryptor.push(block));
-        });
+        sealedBytes += await pumpBlocks(
+          source.handle,
+          0,
+          out,
+          (block) => {
+            hash?.update(block);
+            plaintextBytes += block.length;
+            return encode(sealer.encryptor.push(block));
+          },
+          { flushEarly: durable },
+        );
         sealedBytes += await writeAll(out, encode(sealer.encryptor.finish()));
         if (armorer) sealedBytes += await writeAll(out, [Buffer.from(armorer.finish(), 'latin1')]);
       },
@@ -263,6 +281,7 @@ export async function sealFile(
         mode: source.mode,
         times: inPlace ? { atime: source.atime, mtime: source.mtime } : undefined,
         beforeCommit: () => assertUnchanged(source.handle, inputPath, source.before),
+        durable,
       },
     );
     return { meta: sealer.meta, plaintextBytes, sealedBytes, sha256: hash?.digest('hex') ?? null };
@@ -299,6 +318,7 @@ export async function openFile(
   hashing: { readonly sha256: boolean } = { sha256: true },
 ): Promise<OpenFileResult> {
   const inPlace = target.outputPath === inputPath;
+  const durable = isDurable(inputPath, target);
   await refuseExisting(target.outputPath, inPlace || target.overwrite === true);
   const source = await openForReading(inputPath);
   try {
@@ -312,14 +332,20 @@ export async function openFile(
     await writeFileAtomically(
       target.outputPath,
       async (out) => {
-        await pumpBlocks(source.handle, header.length, out, (block) => {
-          const plain = decryptor.push(block);
-          for (const piece of plain) {
-            hash?.update(piece);
-            plaintextBytes += piece.length;
-          }
-          return plain;
-        });
+        await pumpBlocks(
+          source.handle,
+          header.length,
+          out,
+          (block) => {
+            const plain = decryptor.push(block);
+            for (const piece of plain) {
+              hash?.update(piece);
+              plaintextBytes += piece.length;
+            }
+            return plain;
+          },
+          { flushEarly: durable },
+        );
         const last = decryptor.finish();
         hash?.update(last);
         plaintextBytes += last.length;
@@ -329,6 +355,7 @@ export async function openFile(
         mode: source.mode,
         times: inPlace ? { atime: source.atime, mtime: source.mtime } : undefined,
         beforeCommit: () => assertUnchanged(source.handle, inputPath, source.before),
+        durable,
       },
     );
     return { inspection, plaintextBytes, sha256: hash?.digest('hex') ?? null };
@@ -373,6 +400,7 @@ async function openArmored(
         mode: source.mode,
         times: target.outputPath === inputPath ? { atime: source.atime, mtime: source.mtime } : undefined,
         beforeCommit: () => assertUnchanged(source.handle, inputPath, source.before),
+        durable: isDurable(inputPath, target),
       },
     );
   } catch (error) {
@@ -444,13 +472,19 @@ export async function writeRecipientCopy(
       target.outputPath,
       async (out) => {
         await writeAll(out, [copy.header]);
-        await pumpBlocks(source.handle, header.length, out, (block) => {
-          verifier.push(block);
-          return [Buffer.from(block)];
-        });
+        await pumpBlocks(
+          source.handle,
+          header.length,
+          out,
+          (block) => {
+            verifier.push(block);
+            return [Buffer.from(block)];
+          },
+          { flushEarly: isDurable(inputPath, target) },
+        );
         verifier.finish();
       },
-      { mode: 0o600 },
+      { mode: 0o600, durable: isDurable(inputPath, target) },
     );
     return { passphrase: copy.passphrase, inspection };
   } finally {
@@ -489,13 +523,19 @@ export async function writeRecipientCopyFromHeader(inputPath: string, target: Fi
         target.outputPath,
         async (out) => {
           await writeAll(out, [recipientHeader]);
-          await pumpBlocks(source.handle, header.length, out, (block) => {
-            verifier.push(block);
-            return [Buffer.from(block)];
-          });
+          await pumpBlocks(
+            source.handle,
+            header.length,
+            out,
+            (block) => {
+              verifier.push(block);
+              return [Buffer.from(block)];
+            },
+            { flushEarly: isDurable(inputPath, target) },
+          );
           verifier.finish();
         },
-        { mode: 0o600 },
+        { mode: 0o600, durable: isDurable(inputPath, target) },
       );
     } catch (error) {
       throw toFileOperationError(error, inputPath);
