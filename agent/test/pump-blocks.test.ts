@@ -38,3 +38,40 @@ test('a write that fails while the next read is still running rejects the pump, 
     process.off('unhandledRejection', onUnhandled);
   }
 });
+
+/** A fake file of `size` bytes and a sink that records how much had been written at each datasync. */
+async function flushPoints(size: number, flushFrom: number): Promise<number[]> {
+  const source = {
+    stat: () => Promise.resolve({ size }),
+    read: (buffer: Buffer, _offset: number, length: number, position: number) => Promise.resolve({ bytesRead: Math.max(0, Math.min(length, size - position)), buffer }),
+  } as unknown as FileHandle;
+  let written = 0;
+  const points: number[] = [];
+  const sink = {
+    writev: (pieces: Buffer[]) => {
+      const bytesWritten = pieces.reduce((sum, piece) => sum + piece.length, 0);
+      written += bytesWritten;
+      return Promise.resolve({ bytesWritten, buffers: pieces });
+    },
+    datasync: () => {
+      points.push(written);
+      return Promise.resolve();
+    },
+  } as unknown as FileHandle;
+  assert.equal(await pumpBlocks(source, 0, sink, (block) => [Buffer.from(block)], { flushFrom }), size);
+  return points;
+}
+
+test('the output is flushed as it goes from the start, past a given size, or never', async () => {
+  const MiB = 1024 * 1024;
+  const fromStart = await flushPoints(40 * MiB, 0);
+  assert.ok(fromStart.length >= 3, `flushed ${fromStart.length} times`);
+  assert.ok((fromStart[0] ?? 0) >= 8 * MiB && (fromStart[0] ?? 0) < 10 * MiB, `first flush after ${fromStart[0]} bytes`);
+
+  const pastLimit = await flushPoints(40 * MiB, 24 * MiB);
+  assert.ok(pastLimit.length >= 1, 'a large output is flushed once past the limit');
+  assert.ok(pastLimit.every((at) => at >= 24 * MiB), `flushed at ${pastLimit.join(', ')}`);
+
+  assert.deepEqual(await flushPoints(20 * MiB, 24 * MiB), [], 'an output that stays under the limit is left to the kernel');
+  assert.deepEqual(await flushPoints(40 * MiB, Infinity), []);
+});
