@@ -42,6 +42,9 @@ export function toFileOperationError(error: unknown, path: string): unknown {
     case 'ENXIO':
     case 'ESTALE':
     case 'ENOTCONN':
+    case 'ECONNABORTED':
+      // A FUSE volume (exFAT sticks on Linux) whose daemon died with the device fails the requests in flight
+      // with ECONNABORTED and every later one with ENOTCONN: both mean the stick went away.
       return new FileOperationError('MEDIA_GONE', `the volume of ${path} is gone or failing`, { cause: error });
     case 'EACCES':
     case 'EPERM':
