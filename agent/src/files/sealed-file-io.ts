@@ -467,6 +467,33 @@ export async function inspectFile(path: string): Promise<FileInspection> {
   }
 }
 
+/**
+ * Writes `newHeader`, then the sealed file's payload (from `payloadStart`) byte for byte, authenticating it
+ * under `fileKey` on the way: a damaged payload, or a header for another file, never produces a copy.
+ */
+async function writeVerifiedCopy(inputPath: string, target: FileTarget, source: FileHandle, payloadStart: number, newHeader: Buffer, fileKey: Uint8Array): Promise<void> {
+  const verifier = new PayloadDecryptor(fileKey);
+  const durable = isDurable(inputPath, target);
+  await writeFileAtomically(
+    target.outputPath,
+    async (out) => {
+      await writeAll(out, [newHeader]);
+      await pumpBlocks(
+        source,
+        payloadStart,
+        out,
+        (block) => {
+          verifier.push(block);
+          return [Buffer.from(block)];
+        },
+        { flushFrom: earlyFlushFrom(durable) },
+      );
+      verifier.finish();
+    },
+    { mode: 0o600, durable },
+  );
+}
+
 export interface RecipientCopyResult {
   readonly passphrase: string;
   readonly inspection: Inspection;
@@ -492,26 +519,7 @@ export async function writeRecipientCopy(
     const inspection = describeHeader(header);
     const fileKey = await unlockHeader(header, identities);
     const copy = await rekeyForPassphrase(fileKey, options);
-    const verifier = new PayloadDecryptor(fileKey);
-    const durable = isDurable(inputPath, target);
-    await writeFileAtomically(
-      target.outputPath,
-      async (out) => {
-        await writeAll(out, [copy.header]);
-        await pumpBlocks(
-          source.handle,
-          header.length,
-          out,
-          (block) => {
-            verifier.push(block);
-            return [Buffer.from(block)];
-          },
-          { flushFrom: earlyFlushFrom(durable) },
-        );
-        verifier.finish();
-      },
-      { mode: 0o600, durable },
-    );
+    await writeVerifiedCopy(inputPath, target, source.handle, header.length, copy.header, fileKey);
     return { passphrase: copy.passphrase, inspection };
   } finally {
     await closeQuietly(source.handle);
@@ -543,27 +551,8 @@ export async function writeRecipientCopyFromHeader(inputPath: string, target: Fi
   try {
     const { header } = await readHeaderFrom(source.handle, inputPath);
     const inspection = describeHeader(header);
-    const verifier = new PayloadDecryptor(fileKey);
-    const durable = isDurable(inputPath, target);
     try {
-      await writeFileAtomically(
-        target.outputPath,
-        async (out) => {
-          await writeAll(out, [recipientHeader]);
-          await pumpBlocks(
-            source.handle,
-            header.length,
-            out,
-            (block) => {
-              verifier.push(block);
-              return [Buffer.from(block)];
-            },
-            { flushFrom: earlyFlushFrom(durable) },
-          );
-          verifier.finish();
-        },
-        { mode: 0o600, durable },
-      );
+      await writeVerifiedCopy(inputPath, target, source.handle, header.length, recipientHeader, fileKey);
     } catch (error) {
       throw toFileOperationError(error, inputPath);
     }
