@@ -50,6 +50,16 @@ function bootSector(fill: (sector: Buffer) => void): Buffer {
   return sector;
 }
 
+/** A Linux volume source over a fake sysfs and mount table (MOUNTINFO) in `dir`, booted as "boot-1". */
+async function fakeLinuxVolumes(dir: string): Promise<{ source: LinuxVolumeSource; mountInfo: string }> {
+  const sys = join(dir, 'sys');
+  await makeSysfs(sys);
+  const mountInfo = join(dir, 'mountinfo');
+  await writeFile(mountInfo, MOUNTINFO);
+  await writeFile(join(dir, 'boot_id'), 'boot-1\n');
+  return { source: new LinuxVolumeSource({ mountInfo, sysRoot: sys, bootId: join(dir, 'boot_id'), byLabel: join(dir, 'by-label') }), mountInfo };
+}
+
 describe('Linux mount table and sysfs', () => {
   test('mountinfo: escaped mount points, FUSE types, read-only flags; unreadable lines skipped', () => {
     const entries = parseMountInfo(MOUNTINFO);
@@ -71,12 +81,7 @@ describe('Linux mount table and sysfs', () => {
 
   test('the volume source lists only removable block devices, described once per mount', async () => {
     await inTempDir(async (dir) => {
-      const sys = join(dir, 'sys');
-      await makeSysfs(sys);
-      const mountInfo = join(dir, 'mountinfo');
-      await writeFile(mountInfo, MOUNTINFO);
-      await writeFile(join(dir, 'boot_id'), 'boot-1\n');
-      const source = new LinuxVolumeSource({ mountInfo, sysRoot: sys, bootId: join(dir, 'boot_id'), byLabel: join(dir, 'by-label') });
+      const { source, mountInfo } = await fakeLinuxVolumes(dir);
       const volumes = await source.list();
       assert.equal(volumes.length, 1);
       const stick = volumes[0];
@@ -91,12 +96,7 @@ describe('Linux mount table and sysfs', () => {
 
   test('a mount is stamped with when it was first seen in the mount table, and keeps that time while it stays', async () => {
     await inTempDir(async (dir) => {
-      const sys = join(dir, 'sys');
-      await makeSysfs(sys);
-      const mountInfo = join(dir, 'mountinfo');
-      await writeFile(mountInfo, MOUNTINFO);
-      await writeFile(join(dir, 'boot_id'), 'boot-1\n');
-      const source = new LinuxVolumeSource({ mountInfo, sysRoot: sys, bootId: join(dir, 'boot_id'), byLabel: join(dir, 'by-label') });
+      const { source } = await fakeLinuxVolumes(dir);
       const before = Date.now();
       const [stick] = await source.list();
       const after = Date.now();
