@@ -1,4 +1,4 @@
-import { lazy, Suspense, useEffect, useState, type ReactNode } from 'react';
+import { lazy, Suspense, useEffect, useLayoutEffect, useState, type ReactNode } from 'react';
 import type { ApiClient, Role, Session } from './api';
 import { ErrorMessage, errorText, LanguageSelect } from './components/common';
 import { Context } from './context';
@@ -59,7 +59,10 @@ export function App({ api }: { api: ApiClient }) {
   const route = useRoute();
   const t = LANGUAGES[language];
 
-  useEffect(() => {
+  // A layout effect runs in the same task as the render it follows: with a plain effect (run after paint) the
+  // page showed its new language for a frame under the old lang attribute, which a screen reader then reads
+  // with the wrong voice.
+  useLayoutEffect(() => {
     document.documentElement.lang = language;
     document.title = t.appName;
     window.localStorage.setItem(LANGUAGE_KEY, language);
