@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, PAYLOAD_NONCE_SIZE, PayloadDecryptor, PayloadEncryptor } from '../src/index.js';
+import { CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, nodeChunkCipher, PAYLOAD_NONCE_SIZE, PayloadDecryptor, PayloadEncryptor, type ChunkCipher } from '../src/index.js';
 import { patternBytes } from './helpers.js';
 
 function encrypt(fileKey: Buffer, plaintext: Buffer): Buffer {
@@ -107,5 +107,84 @@ describe('PayloadEncryptor', () => {
     const decryptor = new PayloadDecryptor(fileKey);
     const plaintext = Buffer.concat([...decryptor.push(Buffer.concat(pieces)), decryptor.finish()]);
     assert.ok(plaintext.equals(Buffer.concat([Buffer.alloc(1000, 0x61), Buffer.alloc(1000, 0x62)])));
+  });
+});
+
+/**
+ * A ChunkCipher that writes into the `output` it is offered, as the agent's native one does, so that the
+ * recycling bookkeeping (two buffers in turn, offsets inside a push) is tested here without native code. It
+ * records every output buffer it was handed.
+ */
+function outputUsingCipher(): ChunkCipher & { readonly offered: Buffer[] } {
+  const offered: Buffer[] = [];
+  const place = (pieces: Buffer[], output: Buffer | undefined): Buffer[] => {
+    if (output === undefined) return pieces;
+    offered.push(output);
+    const whole = Buffer.concat(pieces);
+    assert.ok(output.length >= whole.length, 'offered output too small');
+    whole.copy(output);
+    return whole.length > 0 ? [output.subarray(0, whole.length)] : [];
+  };
+  return {
+    name: 'test: writes into output',
+    offered,
+    sealChunks: (key, counter, plaintext, final, output) => place(nodeChunkCipher.sealChunks(key, counter, plaintext, final), output),
+    openChunks(key, counter, ciphertext, final, output) {
+      const opened = nodeChunkCipher.openChunks(key, counter, ciphertext, final);
+      return { plaintext: place(opened.plaintext, output), authenticated: opened.authenticated };
+    },
+  };
+}
+
+describe('recycled output buffers', () => {
+  const sameMemory = (a: Buffer, b: Buffer) => a.buffer === b.buffer;
+
+  test('give the same bytes, stay valid until the push after next, and alternate between two buffers', () => {
+    const fileKey = randomBytes(16);
+    const nonce = randomBytes(PAYLOAD_NONCE_SIZE);
+    const plaintext = patternBytes(9 * CHUNK_SIZE + 123);
+    // Unaligned pieces, so pushes both complete a held chunk and bring whole ones; the first two are the
+    // largest, so neither buffer has to grow later.
+    const cuts = [4 * CHUNK_SIZE + 7, 4 * CHUNK_SIZE, 5, CHUNK_SIZE + 111];
+    const cipher = outputUsingCipher();
+    const recycling = new PayloadEncryptor(fileKey, nonce, { cipher, recycleOutput: true });
+    const reference = new PayloadEncryptor(fileKey, nonce);
+    const written: Buffer[] = [];
+    const expected: Buffer[] = [];
+    let previous: { pieces: Buffer[]; copy: Buffer } | null = null;
+    let offset = 0;
+    for (const cut of cuts) {
+      const block = plaintext.subarray(offset, offset + cut);
+      offset += cut;
+      const pieces = recycling.push(block);
+      expected.push(...reference.push(block));
+      // The previous push's result is still intact after this one: a writer may still be writing it.
+      if (previous) assert.ok(Buffer.concat(previous.pieces).equals(previous.copy), 'the result of the push before was overwritten');
+      previous = { pieces, copy: Buffer.concat(pieces) };
+      written.push(previous.copy);
+    }
+    written.push(Buffer.concat(recycling.finish()));
+    expected.push(...reference.finish());
+    assert.ok(Buffer.concat(written).equals(Buffer.concat(expected)));
+    const distinct = cipher.offered.filter((buffer, index) => cipher.offered.findIndex((other) => sameMemory(other, buffer)) === index);
+    assert.equal(distinct.length, 2, 'two buffers take turns');
+
+    const decryptingCipher = outputUsingCipher();
+    const decryptor = new PayloadDecryptor(fileKey, { cipher: decryptingCipher, recycleOutput: true });
+    const payload = Buffer.concat(written);
+    const opened: Buffer[] = [];
+    for (let at = 0; at < payload.length; at += 300_001) opened.push(Buffer.concat(decryptor.push(payload.subarray(at, at + 300_001))));
+    opened.push(Buffer.from(decryptor.finish()));
+    assert.ok(Buffer.concat(opened).equals(plaintext));
+    assert.ok(decryptingCipher.offered.length > 2);
+  });
+
+  test('a full-size final chunk found inside a run is opened into the same buffer, at its place', () => {
+    const fileKey = randomBytes(16);
+    const plaintext = patternBytes(3 * CHUNK_SIZE);
+    const payload = encrypt(fileKey, plaintext);
+    const decryptor = new PayloadDecryptor(fileKey, { cipher: outputUsingCipher(), recycleOutput: true });
+    const released = Buffer.concat(decryptor.push(payload));
+    assert.ok(Buffer.concat([released, decryptor.finish()]).equals(plaintext));
   });
 });

@@ -1,19 +1,72 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { SealedFileError } from '../errors.js';
+import { CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, nodeChunkCipher, sealedRunLength, type ChunkCipher } from './chunk-cipher.js';
 import { hkdfSha256, TAG_SIZE } from './primitives.js';
 
-/** Plaintext bytes per STREAM chunk (age v1). */
-export const CHUNK_SIZE = 64 * 1024;
-export const ENCRYPTED_CHUNK_SIZE = CHUNK_SIZE + TAG_SIZE;
+export { CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE } from './chunk-cipher.js';
 export const PAYLOAD_NONCE_SIZE = 16;
 
-function chunkNonce(counter: number, last: boolean): Buffer {
-  const nonce = Buffer.alloc(12);
-  // 11-byte big-endian counter; 2^53 chunks (512 PiB) is far beyond any file, so two words suffice.
-  nonce.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 3);
-  nonce.writeUInt32BE(counter >>> 0, 7);
-  nonce[11] = last ? 1 : 0;
-  return nonce;
+export interface PayloadStreamOptions {
+  /** Runs the chunks; node:crypto unless the caller has a faster one. */
+  readonly cipher?: ChunkCipher;
+  /**
+   * Reuse output memory: what push() or finish() returns stays valid only until the second push() or finish()
+   * after it (two buffers take turns). For a consumer that writes each result before it pushes twice more, as
+   * the agent's pumpBlocks does. It spares a fresh buffer per push: fresh memory costs page faults and cache
+   * misses, measured at about 0.05 s of a 0.5 s 1 GiB seal. Only ciphers that use `output` benefit.
+   */
+  readonly recycleOutput?: boolean;
+}
+
+/** The two output buffers of a recycling encryptor or decryptor, handed out in turn and grown as needed. */
+class OutputTurns {
+  private readonly buffers: [Buffer | null, Buffer | null] = [null, null];
+  private turn = 0;
+
+  /** Room for `size` bytes, or undefined when recycling is off (the cipher then allocates). */
+  next(enabled: boolean, size: number): Buffer | undefined {
+    if (!enabled || size === 0) return undefined;
+    const turn = this.turn;
+    this.turn ^= 1;
+    let buffer = this.buffers[turn] ?? null;
+    if (buffer === null || buffer.length < size) {
+      buffer = Buffer.allocUnsafeSlow(size);
+      this.buffers[turn] = buffer;
+    }
+    return buffer;
+  }
+}
+
+/**
+ * Bytes kept between pushes (a chunk not yet known to be the last, or not yet whole), in one buffer allocated
+ * once: a fresh copy per push cost a page fault per 4 KiB on every block of a large file.
+ */
+class HeldBytes {
+  private readonly buffer: Buffer;
+  private length = 0;
+
+  constructor(capacity: number) {
+    this.buffer = Buffer.allocUnsafeSlow(capacity);
+  }
+
+  get size(): number {
+    return this.length;
+  }
+
+  /** A view of the held bytes: valid until the next append() or clear(). */
+  bytes(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+
+  append(data: Buffer): void {
+    if (this.length + data.length > this.buffer.length) throw new RangeError('held bytes past their capacity');
+    data.copy(this.buffer, this.length);
+    this.length += data.length;
+  }
+
+  clear(): void {
+    this.length = 0;
+  }
 }
 
 export function payloadKey(fileKey: Uint8Array, nonce: Uint8Array): Buffer {
@@ -28,15 +81,21 @@ export function payloadKey(fileKey: Uint8Array, nonce: Uint8Array): Buffer {
 export class PayloadEncryptor {
   private readonly key: Buffer;
   private counter = 0;
-  private pending: Buffer = Buffer.alloc(0);
+  /** The last chunk seen so far (possibly full): only finish() tells whether it is the final one. */
+  private readonly pending = new HeldBytes(CHUNK_SIZE);
   private nonceEmitted = false;
   private finished = false;
+  private readonly cipher: ChunkCipher;
+  private readonly recycle: boolean;
+  private readonly outputs = new OutputTurns();
   readonly nonce: Buffer;
 
-  constructor(fileKey: Uint8Array, nonce: Uint8Array = randomBytes(PAYLOAD_NONCE_SIZE)) {
+  constructor(fileKey: Uint8Array, nonce: Uint8Array = randomBytes(PAYLOAD_NONCE_SIZE), options: PayloadStreamOptions = {}) {
     if (nonce.length !== PAYLOAD_NONCE_SIZE) throw new RangeError('payload nonce must be 16 bytes');
     this.nonce = Buffer.from(nonce);
     this.key = payloadKey(fileKey, this.nonce);
+    this.cipher = options.cipher ?? nodeChunkCipher;
+    this.recycle = options.recycleOutput === true;
   }
 
   /** Returns ciphertext pieces (write them in order, e.g. with writev). The input may be reused afterwards. */
@@ -48,23 +107,25 @@ export class PayloadEncryptor {
       this.nonceEmitted = true;
     }
     let input = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    if (this.pending.length > 0) {
-      const need = CHUNK_SIZE - this.pending.length;
-      if (input.length <= need) {
-        this.pending = Buffer.concat([this.pending, input]);
-        return out;
-      }
-      // A full chunk with more data behind it: it is not the last one.
-      this.encryptChunk([this.pending, input.subarray(0, need)], false, out);
-      this.pending = Buffer.alloc(0);
+    const need = this.pending.size > 0 ? CHUNK_SIZE - this.pending.size : 0;
+    if (this.pending.size > 0 && input.length <= need) {
+      this.pending.append(input);
+      return out;
+    }
+    // The held-back chunk (now known not to be the last) and every whole chunk of the input with at least one
+    // byte behind it; the rest waits for more data or finish().
+    const completesPending = this.pending.size > 0;
+    const wholeChunks = input.length - need === 0 ? 0 : Math.floor((input.length - need - 1) / CHUNK_SIZE);
+    let output = this.outputs.next(this.recycle, ((completesPending ? 1 : 0) + wholeChunks) * ENCRYPTED_CHUNK_SIZE);
+    if (completesPending) {
+      this.pending.append(input.subarray(0, need));
+      this.encrypt(this.pending.bytes(), false, out, output);
+      this.pending.clear();
+      output = output?.subarray(ENCRYPTED_CHUNK_SIZE);
       input = input.subarray(need);
     }
-    let offset = 0;
-    while (input.length - offset > CHUNK_SIZE) {
-      this.encryptChunk([input.subarray(offset, offset + CHUNK_SIZE)], false, out);
-      offset += CHUNK_SIZE;
-    }
-    this.pending = Buffer.from(input.subarray(offset));
+    if (wholeChunks > 0) this.encrypt(input.subarray(0, wholeChunks * CHUNK_SIZE), false, out, output);
+    this.pending.append(input.subarray(wholeChunks * CHUNK_SIZE));
     return out;
   }
 
@@ -75,24 +136,22 @@ export class PayloadEncryptor {
       out.push(this.nonce);
       this.nonceEmitted = true;
     }
-    this.encryptChunk([this.pending], true, out);
-    this.pending = Buffer.alloc(0);
+    this.encrypt(this.pending.bytes(), true, out, this.outputs.next(this.recycle, sealedRunLength(this.pending.size, true)));
+    this.pending.clear();
     this.finished = true;
     return out;
   }
 
-  private encryptChunk(parts: Buffer[], last: boolean, out: Buffer[]): void {
-    const cipher = createCipheriv('chacha20-poly1305', this.key, chunkNonce(this.counter++, last), { authTagLength: TAG_SIZE });
-    for (const part of parts) if (part.length > 0) out.push(cipher.update(part));
-    cipher.final();
-    out.push(cipher.getAuthTag());
+  private encrypt(run: Buffer, final: boolean, out: Buffer[], output: Buffer | undefined): void {
+    const pieces = this.cipher.sealChunks(this.key, this.counter, run, final, output);
+    this.counter += final ? 1 : run.length / CHUNK_SIZE;
+    for (const piece of pieces) out.push(piece);
   }
 }
 
 /**
  * Decrypts an age STREAM payload (starting with its 16-byte nonce). Plaintext of a chunk is returned only
- * after that chunk's tag verified: Node's decipher.update() returns bytes before the tag is checked, so
- * they are held until final() succeeds.
+ * after that chunk's tag verified (the ChunkCipher guarantees it).
  *
  * A full-size chunk is tried as a non-final chunk first and, if that fails, as the final one (as the age
  * reference implementation does), so every chunk is released as soon as it has arrived and authenticated.
@@ -108,15 +167,20 @@ export class PayloadDecryptor {
   private key: Buffer | null = null;
   private counter = 0;
   /** Bytes of the nonce (until the key is known) or of the chunk being collected. */
-  private pending: Buffer = Buffer.alloc(0);
+  private readonly pending = new HeldBytes(ENCRYPTED_CHUNK_SIZE);
   /** Set once a final chunk authenticated: any byte after it is an error. */
   private sawFinalChunk = false;
   private deferredError: SealedFileError | null = null;
   private failed = false;
   private finished = false;
+  private readonly cipher: ChunkCipher;
+  private readonly recycle: boolean;
+  private readonly outputs = new OutputTurns();
 
-  constructor(fileKey: Uint8Array) {
+  constructor(fileKey: Uint8Array, options: PayloadStreamOptions = {}) {
     this.fileKey = Buffer.from(fileKey);
+    this.cipher = options.cipher ?? nodeChunkCipher;
+    this.recycle = options.recycleOutput === true;
   }
 
   push(data: Uint8Array): Buffer[] {
@@ -140,82 +204,78 @@ export class PayloadDecryptor {
     this.finished = true;
     if (this.sawFinalChunk) return Buffer.alloc(0);
     // age counts the nonce as part of the header: a file that ends before it is a truncated header.
-    if (this.key === null) return this.fail('the file ends before its payload nonce (truncated after the header)', 'HEADER_INVALID');
-    if (this.pending.length === 0) {
+    const key = this.key;
+    if (key === null) return this.fail('the file ends before its payload nonce (truncated after the header)', 'HEADER_INVALID');
+    const last = this.pending.bytes();
+    if (last.length === 0) {
       return this.fail(this.counter === 0 ? 'payload has no chunks' : 'payload is truncated: the last chunk is missing');
     }
-    const plaintext = this.decryptChunk(this.pending, true);
-    if (plaintext === null) return this.fail(`payload chunk ${this.counter} failed authentication (altered, truncated or reordered data)`);
+    const opened = last.length < TAG_SIZE ? null : this.cipher.openChunks(key, this.counter, last, true, this.outputs.next(this.recycle, last.length - TAG_SIZE));
+    if (opened === null || opened.authenticated !== 1) {
+      return this.fail(`payload chunk ${this.counter} failed authentication (altered, truncated or reordered data)`);
+    }
+    const plaintext = opened.plaintext.length === 1 ? (opened.plaintext[0] ?? Buffer.alloc(0)) : Buffer.concat(opened.plaintext);
     if (plaintext.length === 0 && this.counter > 0) return this.fail('payload ends with an empty final chunk');
     this.counter++;
-    this.pending = Buffer.alloc(0);
+    this.pending.clear();
     return plaintext;
   }
 
   private consume(data: Buffer, out: Buffer[]): void {
     let input = data;
-    if (this.key === null) {
-      const combined = Buffer.concat([this.pending, input]);
-      if (combined.length < PAYLOAD_NONCE_SIZE) {
-        this.pending = combined;
-        return;
-      }
-      this.key = payloadKey(this.fileKey, combined.subarray(0, PAYLOAD_NONCE_SIZE));
-      this.pending = Buffer.alloc(0);
-      input = combined.subarray(PAYLOAD_NONCE_SIZE);
+    let key = this.key;
+    if (key === null) {
+      const missing = PAYLOAD_NONCE_SIZE - this.pending.size;
+      this.pending.append(input.subarray(0, missing));
+      input = input.subarray(missing);
+      if (this.pending.size < PAYLOAD_NONCE_SIZE) return;
+      key = this.key = payloadKey(this.fileKey, this.pending.bytes());
+      this.pending.clear();
     }
     if (input.length > 0 && this.sawFinalChunk) this.fail('payload has data after its final chunk');
-    if (this.pending.length > 0) {
-      const need = ENCRYPTED_CHUNK_SIZE - this.pending.length;
-      if (input.length < need) {
-        this.pending = Buffer.concat([this.pending, input]);
-        return;
-      }
-      const chunk = Buffer.concat([this.pending, input.subarray(0, need)]);
-      this.pending = Buffer.alloc(0);
-      out.push(this.decryptFullChunk(chunk));
+    const need = this.pending.size > 0 ? ENCRYPTED_CHUNK_SIZE - this.pending.size : 0;
+    if (this.pending.size > 0 && input.length < need) {
+      this.pending.append(input);
+      return;
+    }
+    // The chunk being collected, now complete, and every whole chunk of the input; the rest waits.
+    const completesPending = this.pending.size > 0;
+    const wholeChunks = Math.floor((input.length - need) / ENCRYPTED_CHUNK_SIZE);
+    let output = this.outputs.next(this.recycle, ((completesPending ? 1 : 0) + wholeChunks) * CHUNK_SIZE);
+    if (completesPending) {
+      this.pending.append(input.subarray(0, need));
+      this.decryptWholeChunks(key, this.pending.bytes(), out, output);
+      this.pending.clear();
+      output = output?.subarray(CHUNK_SIZE);
       input = input.subarray(need);
     }
-    let offset = 0;
-    while (input.length - offset >= ENCRYPTED_CHUNK_SIZE) {
+    if (wholeChunks > 0) {
       if (this.sawFinalChunk) this.fail('payload has data after its final chunk');
-      out.push(this.decryptFullChunk(input.subarray(offset, offset + ENCRYPTED_CHUNK_SIZE)));
-      offset += ENCRYPTED_CHUNK_SIZE;
+      this.decryptWholeChunks(key, input.subarray(0, wholeChunks * ENCRYPTED_CHUNK_SIZE), out, output);
     }
-    if (offset < input.length) {
+    const rest = input.subarray(wholeChunks * ENCRYPTED_CHUNK_SIZE);
+    if (rest.length > 0) {
       if (this.sawFinalChunk) this.fail('payload has data after its final chunk');
-      this.pending = Buffer.from(input.subarray(offset));
+      this.pending.append(rest);
     }
   }
 
-  private decryptFullChunk(chunk: Buffer): Buffer {
-    const asMiddle = this.decryptChunk(chunk, false);
-    if (asMiddle !== null) {
-      this.counter++;
-      return asMiddle;
-    }
-    const asFinal = this.decryptChunk(chunk, true);
-    if (asFinal === null) {
+  /** Full-size chunks, all taken as non-final; the first that fails that is retried as the final chunk. */
+  private decryptWholeChunks(key: Buffer, run: Buffer, out: Buffer[], output: Buffer | undefined): void {
+    const opened = this.cipher.openChunks(key, this.counter, run, false, output);
+    for (const piece of opened.plaintext) out.push(piece);
+    this.counter += opened.authenticated;
+    const chunks = run.length / ENCRYPTED_CHUNK_SIZE;
+    if (opened.authenticated === chunks) return;
+    const failing = opened.authenticated * ENCRYPTED_CHUNK_SIZE;
+    const asFinal = this.cipher.openChunks(key, this.counter, run.subarray(failing, failing + ENCRYPTED_CHUNK_SIZE), true, output?.subarray(opened.authenticated * CHUNK_SIZE));
+    if (asFinal.authenticated !== 1) {
       this.fail(`payload chunk ${this.counter} failed authentication (altered, reordered or truncated data)`);
     }
+    for (const piece of asFinal.plaintext) out.push(piece);
     this.counter++;
     this.sawFinalChunk = true;
-    return asFinal;
-  }
-
-  /** The chunk's plaintext, or null if it does not authenticate under this counter and final flag. */
-  private decryptChunk(chunk: Buffer, last: boolean): Buffer | null {
-    const key = this.key;
-    if (key === null || chunk.length < TAG_SIZE) return null;
-    const decipher = createDecipheriv('chacha20-poly1305', key, chunkNonce(this.counter, last), { authTagLength: TAG_SIZE });
-    decipher.setAuthTag(chunk.subarray(chunk.length - TAG_SIZE));
-    const plaintext = decipher.update(chunk.subarray(0, chunk.length - TAG_SIZE));
-    try {
-      decipher.final();
-    } catch {
-      return null;
-    }
-    return plaintext;
+    if (failing + ENCRYPTED_CHUNK_SIZE < run.length) this.fail('payload has data after its final chunk');
   }
 
   private checkUsable(): void {

@@ -3,7 +3,7 @@ import { SealedFileError } from '../errors.js';
 import { AGE_MAGIC, encodeHeader, HeaderIncomplete, MAX_HEADER_BYTES, parseHeader, startsWithAgeMagic, verifyHeaderMac, type ParsedHeader, type Stanza } from '../age/header.js';
 import { FILE_KEY_SIZE } from '../age/primitives.js';
 import { scryptWrap, DEFAULT_SCRYPT_LOG_N, MAX_SCRYPT_LOG_N } from '../age/scrypt.js';
-import { PAYLOAD_NONCE_SIZE, PayloadDecryptor, PayloadEncryptor } from '../age/stream.js';
+import { PAYLOAD_NONCE_SIZE, PayloadDecryptor, PayloadEncryptor, type PayloadStreamOptions } from '../age/stream.js';
 import type { X25519Recipient } from '../age/x25519.js';
 import { findFileKey, type Identity } from './identities.js';
 import { decodeMetaStanza, encodeMetaStanza, META_STANZA_TYPE, newFileId, type SealMeta } from './meta.js';
@@ -23,8 +23,11 @@ export interface Sealer {
   readonly encryptor: PayloadEncryptor;
 }
 
-/** Starts sealing: makes a fresh file key, wraps it for each recipient, and returns header plus encryptor. */
-export function createSealer(options: SealOptions): Sealer {
+/**
+ * Starts sealing: makes a fresh file key, wraps it for each recipient, and returns header plus encryptor.
+ * `stream` says how the payload's chunks are run (see PayloadStreamOptions).
+ */
+export function createSealer(options: SealOptions, stream: PayloadStreamOptions = {}): Sealer {
   if (options.recipients.length === 0) throw new RangeError('at least one recipient is needed');
   const fileKey = randomBytes(FILE_KEY_SIZE);
   const stanzas: Stanza[] = [];
@@ -35,7 +38,7 @@ export function createSealer(options: SealOptions): Sealer {
     stanzas.push(metaStanza);
   }
   for (const recipient of options.recipients) stanzas.push(recipient.wrap(fileKey));
-  return { header: encodeHeader(stanzas, fileKey), meta, encryptor: new PayloadEncryptor(fileKey) };
+  return { header: encodeHeader(stanzas, fileKey), meta, encryptor: new PayloadEncryptor(fileKey, undefined, stream) };
 }
 
 export type FileKind = 'exitseal' | 'age' | 'plaintext';
