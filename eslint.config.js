@@ -1,11 +1,11 @@
 // Lint for the whole repository. Besides style, it enforces the layering: `core` is pure (no file system,
 // no network, no native or UI modules), and agent, tray-app and policy-server depend on core, never on
-// each other. Each I/O library is imported from exactly one wrapper file.
+// each other. Each I/O library is imported from exactly one wrapper file (for the agent's native addon, lint checks it).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const nodeIo = ['fs', 'fs/promises', 'node:fs', 'node:fs/promises', 'child_process', 'node:child_process', 'net', 'node:net', 'http', 'node:http', 'https', 'node:https', 'dgram', 'node:dgram', 'tls', 'node:tls', 'os', 'node:os', 'worker_threads', 'node:worker_threads'];
-const nativeAndUi = ['electron', 'better-sqlite3', 'usb', 'drivelist', 'chokidar', 'winston', 'fastify', 'node-forge'];
+const nativeAndUi = ['electron', 'better-sqlite3', 'usb', 'drivelist', 'chokidar', 'winston', 'fastify', 'node-forge', '@exitseal/native'];
 const packages = ['@exitseal/agent', '@exitseal/policy-server', '@exitseal/tray-app', '@exitseal/installer'];
 
 function forbid(names, why) {
@@ -22,7 +22,7 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', '*.mjs', 'scripts/*.mjs', 'bench/*.mjs', 'agent/bin/*.js'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: { allowDefaultProject: ['*.js', '*.mjs', 'scripts/*.mjs', 'bench/*.mjs', 'agent/bin/*.js', 'native/*.cjs', 'native/scripts/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
       globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', URL: 'readonly' },
     },
     rules: {
@@ -34,8 +34,13 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.js', '**/*.mjs'],
+    files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', __dirname: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
     files: ['core/src/**/*.ts'],
@@ -48,14 +53,24 @@ export default tseslint.config(
   },
   {
     files: ['agent/**/*.ts'],
+    ignores: ['agent/src/files/stream-cipher.ts', 'agent/test/stream-cipher.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: forbid(['@exitseal/native'], 'the native addon is loaded by agent/src/files/stream-cipher.ts only: ask it for a ChunkCipher.'),
+        patterns: forbidPatterns(['@exitseal/policy-server', '@exitseal/tray-app', '@exitseal/installer'], 'agent depends on core only.'),
+      }],
+    },
+  },
+  {
+    files: ['agent/src/files/stream-cipher.ts', 'agent/test/stream-cipher.test.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: forbidPatterns(['@exitseal/policy-server', '@exitseal/tray-app', '@exitseal/installer'], 'agent depends on core only.') }] },
   },
   {
     files: ['policy-server/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: forbidPatterns(['@exitseal/agent', '@exitseal/tray-app', '@exitseal/installer'], 'policy-server depends on core only.') }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: forbidPatterns(['@exitseal/agent', '@exitseal/native', '@exitseal/tray-app', '@exitseal/installer'], 'policy-server depends on core only.') }] },
   },
   {
     files: ['tray-app/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: forbidPatterns(['@exitseal/agent', '@exitseal/policy-server', '@exitseal/installer'], 'tray-app depends on core only (it talks to the agent over its local API).') }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: forbidPatterns(['@exitseal/agent', '@exitseal/native', '@exitseal/policy-server', '@exitseal/installer'], 'tray-app depends on core only (it talks to the agent over its local API).') }] },
   },
 );

@@ -18,6 +18,7 @@ import {
   readHeader,
   rekeyForPassphrase,
   unlockHeader,
+  type ChunkCipher,
   type Identity,
   type Inspection,
   type SealMeta,
@@ -25,6 +26,7 @@ import {
 } from '@exitseal/core';
 import { writeAll, writeFileAtomically } from './atomic-write.js';
 import { FileOperationError, toFileOperationError } from './errors.js';
+import { selectStreamCipher } from './stream-cipher.js';
 
 /**
  * Read size for bulk work. Measured on this class of machine: 1–4 MiB blocks with many chunks per write were
@@ -66,7 +68,9 @@ async function* readPieces(handle: FileHandle, pieceSize = MAX_HEADER_BYTES): As
  * Streams `source` (from `start`) through `transform` into `sink`, overlapping the three stages: while one
  * block is transformed on this thread, the next is being read and the previous written by libuv's thread
  * pool. Two read buffers alternate; at most one write is in flight, so memory stays at a few blocks
- * whatever the file size. `transform` must not keep references to its input (its output must be fresh).
+ * whatever the file size. `transform` must not keep references to its input. Its output must stay as it is
+ * until the call after next begins: the write of one block's output is awaited before the block after next
+ * is transformed (so an encryptor may recycle two output buffers, see PayloadStreamOptions).
  * Past `flushFrom` bytes of output the sink is flushed as it is written (see EarlyWriteback).
  */
 export async function pumpBlocks(
@@ -256,6 +260,15 @@ export interface SealOutputOptions {
   readonly sha256?: boolean;
   /** Write ASCII armor (PEM-like text, for mail bodies) instead of the binary format. */
   readonly armor?: boolean;
+  /** Runs the payload's chunks; default: the native one when built (see stream-cipher.ts). */
+  readonly cipher?: ChunkCipher;
+}
+
+export interface OpenOptions {
+  /** Hash the plaintext (default true; it costs a pass over the data). */
+  readonly sha256?: boolean;
+  /** Runs the payload's chunks; default: the native one when built (see stream-cipher.ts). */
+  readonly cipher?: ChunkCipher;
 }
 
 export interface SealFileResult {
@@ -278,7 +291,8 @@ export async function sealFile(
   await refuseExisting(target.outputPath, inPlace || target.overwrite === true);
   const source = await openForReading(inputPath);
   try {
-    const sealer = createSealer(options);
+    // pumpBlocks has written each block's output before it transforms the block after next: recycling is safe.
+    const sealer = createSealer(options, { cipher: output.cipher ?? selectStreamCipher(), recycleOutput: true });
     const hash = output.sha256 === false ? null : createHash('sha256');
     const armorer = output.armor === true ? new ArmorEncoder() : null;
     const encode = (pieces: Buffer[]): Buffer[] => (armorer ? [Buffer.from(armorer.push(Buffer.concat(pieces)), 'latin1')] : pieces);
@@ -340,19 +354,19 @@ export async function openFile(
   inputPath: string,
   target: FileTarget,
   identities: readonly Identity[],
-  hashing: { readonly sha256: boolean } = { sha256: true },
+  options: OpenOptions = {},
 ): Promise<OpenFileResult> {
   const inPlace = target.outputPath === inputPath;
   const durable = isDurable(inputPath, target);
   await refuseExisting(target.outputPath, inPlace || target.overwrite === true);
   const source = await openForReading(inputPath);
   try {
-    if (await isArmoredFile(source.handle)) return await openArmored(source, inputPath, target, identities, hashing);
+    if (await isArmoredFile(source.handle)) return await openArmored(source, inputPath, target, identities, options);
     const { header } = await readHeaderFrom(source.handle, inputPath);
     const inspection = describeHeader(header);
     const fileKey = await unlockHeader(header, identities);
-    const decryptor = new PayloadDecryptor(fileKey);
-    const hash = hashing.sha256 ? createHash('sha256') : null;
+    const decryptor = new PayloadDecryptor(fileKey, { cipher: options.cipher ?? selectStreamCipher(), recycleOutput: true });
+    const hash = options.sha256 === false ? null : createHash('sha256');
     let plaintextBytes = 0;
     await writeFileAtomically(
       target.outputPath,
@@ -404,9 +418,9 @@ async function openArmored(
   inputPath: string,
   target: FileTarget,
   identities: readonly Identity[],
-  hashing: { readonly sha256: boolean },
+  options: OpenOptions,
 ): Promise<OpenFileResult> {
-  const hash = hashing.sha256 ? createHash('sha256') : null;
+  const hash = options.sha256 === false ? null : createHash('sha256');
   let plaintextBytes = 0;
   let inspection: Inspection | undefined;
   try {
@@ -471,8 +485,16 @@ export async function inspectFile(path: string): Promise<FileInspection> {
  * Writes `newHeader`, then the sealed file's payload (from `payloadStart`) byte for byte, authenticating it
  * under `fileKey` on the way: a damaged payload, or a header for another file, never produces a copy.
  */
-async function writeVerifiedCopy(inputPath: string, target: FileTarget, source: FileHandle, payloadStart: number, newHeader: Buffer, fileKey: Uint8Array): Promise<void> {
-  const verifier = new PayloadDecryptor(fileKey);
+async function writeVerifiedCopy(
+  inputPath: string,
+  target: FileTarget,
+  source: FileHandle,
+  payloadStart: number,
+  newHeader: Buffer,
+  fileKey: Uint8Array,
+  cipher: ChunkCipher = selectStreamCipher(),
+): Promise<void> {
+  const verifier = new PayloadDecryptor(fileKey, { cipher, recycleOutput: true });
   const durable = isDurable(inputPath, target);
   await writeFileAtomically(
     target.outputPath,
@@ -507,7 +529,7 @@ export async function writeRecipientCopy(
   inputPath: string,
   target: FileTarget,
   identities: readonly Identity[],
-  options: { passphrase?: string; logN?: number } = {},
+  options: { passphrase?: string; logN?: number; cipher?: ChunkCipher } = {},
 ): Promise<RecipientCopyResult> {
   if (target.outputPath === inputPath) {
     throw new FileOperationError('TARGET_EXISTS', 'a recipient copy must go to another path; the sealed original is kept', { kind: 'client' });
@@ -519,7 +541,7 @@ export async function writeRecipientCopy(
     const inspection = describeHeader(header);
     const fileKey = await unlockHeader(header, identities);
     const copy = await rekeyForPassphrase(fileKey, options);
-    await writeVerifiedCopy(inputPath, target, source.handle, header.length, copy.header, fileKey);
+    await writeVerifiedCopy(inputPath, target, source.handle, header.length, copy.header, fileKey, options.cipher);
     return { passphrase: copy.passphrase, inspection };
   } finally {
     await closeQuietly(source.handle);

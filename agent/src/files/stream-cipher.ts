@@ -1,0 +1,59 @@
+// The one file that loads the native addon (native/). Everything else asks here for a ChunkCipher.
+import nativeAddon from '@exitseal/native';
+import { ciphertextChunkCount, CHUNK_SIZE, nodeChunkCipher, openedRunLength, sealedRunLength, type ChunkCipher } from '@exitseal/core';
+
+/** `auto`: the native addon when it was built, node:crypto otherwise. The others insist on one. */
+export type StreamCipherChoice = 'auto' | 'native' | 'node';
+export const STREAM_CIPHER_CHOICES: readonly StreamCipherChoice[] = ['auto', 'native', 'node'];
+
+export interface NativeAvailability {
+  readonly available: boolean;
+  /** Why it is not available (the loader's message), null when it is. */
+  readonly reason: string | null;
+}
+
+export function nativeAvailability(): NativeAvailability {
+  return nativeAddon.binding ? { available: true, reason: null } : { available: false, reason: nativeAddon.loadError ?? 'not built' };
+}
+
+export class StreamCipherUnavailable extends Error {
+  constructor(reason: string) {
+    super(`the native stream cipher is not available (${reason}); build it with \`npm rebuild @exitseal/native\` or choose node`);
+    this.name = 'StreamCipherUnavailable';
+  }
+}
+
+/**
+ * The same ChaCha20-Poly1305 as node:crypto (Node's own OpenSSL), driven from native code with one cipher
+ * context per run, writing into the caller's `output` (or one fresh buffer per run) instead of a cipher object
+ * and a fresh buffer per chunk: about 0.29 s per GiB against 0.52-0.58 s here.
+ */
+function nativeChunkCipher(binding: NonNullable<typeof nativeAddon.binding>): ChunkCipher {
+  return {
+    name: 'native (OpenSSL in Node)',
+    sealChunks(key, counter, plaintext, final, room) {
+      const output = room ?? Buffer.allocUnsafe(sealedRunLength(plaintext.length, final));
+      const written = binding.sealChunks(key, counter, plaintext, final, output);
+      return [output.subarray(0, written)];
+    },
+    openChunks(key, counter, ciphertext, final, room) {
+      const chunks = ciphertextChunkCount(ciphertext.length, final);
+      if (chunks === 0) return { plaintext: [], authenticated: 0 };
+      const total = openedRunLength(ciphertext.length, final);
+      const output = room ?? Buffer.allocUnsafe(total);
+      const authenticated = binding.openChunks(key, counter, ciphertext, final, output);
+      // Only the chunks that authenticated; the addon wiped the one that failed, the rest were never written.
+      const length = authenticated === chunks ? total : authenticated * CHUNK_SIZE;
+      return { plaintext: length > 0 ? [output.subarray(0, length)] : [], authenticated };
+    },
+  };
+}
+
+/** The ChunkCipher for `choice`; throws StreamCipherUnavailable when `native` is asked for and absent. */
+export function selectStreamCipher(choice: StreamCipherChoice = 'auto'): ChunkCipher {
+  const binding = nativeAddon.binding;
+  if (choice === 'node') return nodeChunkCipher;
+  if (binding) return nativeChunkCipher(binding);
+  if (choice === 'native') throw new StreamCipherUnavailable(nativeAddon.loadError ?? 'not built');
+  return nodeChunkCipher;
+}

@@ -1,0 +1,12 @@
+{
+  "targets": [
+    {
+      "target_name": "exitseal_stream",
+      "sources": ["src/stream_cipher.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Werror"],
+      "xcode_settings": { "OTHER_CFLAGS": ["-O2", "-Wall", "-Wextra"] },
+      "msvs_settings": { "VCCLCompilerTool": { "WarningLevel": 3 } }
+    }
+  ]
+}

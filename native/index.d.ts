@@ -1,0 +1,20 @@
+/** The compiled addon (src/stream_cipher.c). Every argument is checked there; bad ones throw TypeError or RangeError. */
+export interface StreamBinding {
+  /**
+   * Encrypts `plaintext` as age STREAM chunks numbered from `counter` into `output` (chunk, tag, chunk, tag...)
+   * and returns the bytes written. Without `final` the plaintext must be whole 64 KiB chunks; with it the last
+   * chunk may be shorter (or empty, when it is the only one) and is flagged final.
+   */
+  sealChunks(key: Uint8Array, counter: number, plaintext: Uint8Array, final: boolean, output: Uint8Array): number;
+  /**
+   * Decrypts encrypted chunks numbered from `counter` into `output` and returns how many authenticated; it
+   * stops at the first that does not (and wipes that chunk's output). With `final` the last chunk is checked
+   * as the final one and may be shorter.
+   */
+  openChunks(key: Uint8Array, counter: number, ciphertext: Uint8Array, final: boolean, output: Uint8Array): number;
+}
+
+/** null when the addon was not built (no compiler at install time, say): callers fall back to node:crypto. */
+export declare const binding: StreamBinding | null;
+/** Why `binding` is null; null when it loaded. */
+export declare const loadError: string | null;
