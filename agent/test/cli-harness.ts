@@ -14,14 +14,14 @@ export interface CliRun {
 }
 
 /** Runs the CLI in this process with captured streams (fast; used for most cases). */
-export async function runCli(args: string[], stdinText = ''): Promise<CliRun> {
+export async function runCli(args: string[], stdinText = '', env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   stdout.on('data', (b: Buffer) => out.push(b));
   stderr.on('data', (b: Buffer) => err.push(b));
-  const code = await main(args, { stdout, stderr, stdin: Readable.from([stdinText]), env: {} });
+  const code = await main(args, { stdout, stderr, stdin: Readable.from([stdinText]), env });
   return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
 }
 

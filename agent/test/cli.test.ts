@@ -4,6 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { nativeAvailability } from '../src/files/stream-cipher.js';
 import { age, ageWithPassphrase, CLI_PATH, hasCommand, runCli, withTempDir } from './cli-harness.js';
 
 // The last size spans several early-writeback flushes (every 8 MiB) in both directions.
@@ -238,6 +239,36 @@ describe('exitseal refuses bad input clearly and loses nothing', () => {
       run = await runCli(['open', file, '-i', join(dir, 'bad.key'), '--in-place']);
       assert.equal(run.code, 2);
       assert.doesNotMatch(run.stderr, /NOTAKEY/, 'never echoes key material');
+    });
+  });
+
+  test('EXITSEAL_STREAM_CIPHER: a bad value exits 2 and names the choices; files made with one cipher open with the other', async () => {
+    await withTempDir(async (dir) => {
+      const { keyFile, recipient } = await keygen(dir);
+      const file = join(dir, 'a.bin');
+      const content = randomBytes(3 * 64 * 1024 + 17);
+      await writeFile(file, content);
+      const bad = await runCli(['seal', file, '--to', recipient, '-o', join(dir, 'x.age')], '', { EXITSEAL_STREAM_CIPHER: 'fast' });
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /EXITSEAL_STREAM_CIPHER must be one of auto, native, node/);
+      const nativeBuilt = nativeAvailability().available;
+      const ciphers = nativeBuilt ? ['native', 'node', 'auto'] : ['node', 'auto'];
+      for (const sealWith of ciphers) {
+        const sealed = join(dir, `${sealWith}.age`);
+        const run = await runCli(['seal', file, '--to', recipient, '-o', sealed], '', { EXITSEAL_STREAM_CIPHER: sealWith });
+        assert.equal(run.code, 0, run.stderr);
+        for (const openWith of ciphers) {
+          const opened = join(dir, `${sealWith}-${openWith}.out`);
+          const openRun = await runCli(['open', sealed, '-i', keyFile, '-o', opened], '', { EXITSEAL_STREAM_CIPHER: openWith });
+          assert.equal(openRun.code, 0, openRun.stderr);
+          assert.ok((await readFile(opened)).equals(content), `sealed with ${sealWith}, opened with ${openWith}`);
+        }
+      }
+      if (!nativeBuilt) {
+        const run = await runCli(['seal', file, '--to', recipient, '-o', join(dir, 'n.age')], '', { EXITSEAL_STREAM_CIPHER: 'native' });
+        assert.equal(run.code, 1);
+        assert.match(run.stderr, /native stream cipher is not available/);
+      }
     });
   });
 });

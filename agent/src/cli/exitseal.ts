@@ -10,6 +10,7 @@ import {
   type Identity,
 } from '@exitseal/core';
 import { inspectFile, openFile, sealFile, writeRecipientCopy, type FileInspection, type FileTarget } from '../files/sealed-file-io.js';
+import { selectStreamCipher, STREAM_CIPHER_CHOICES, StreamCipherUnavailable, type StreamCipherChoice } from '../files/stream-cipher.js';
 
 /** The process streams, injected so tests can run the CLI in-process. */
 export interface CliIo {
@@ -30,6 +31,14 @@ export const EXIT = {
 
 class UsageError extends Error {}
 
+function streamCipherFrom(env: NodeJS.ProcessEnv) {
+  const choice = env.EXITSEAL_STREAM_CIPHER ?? 'auto';
+  if (!(STREAM_CIPHER_CHOICES as readonly string[]).includes(choice)) {
+    throw new UsageError(`EXITSEAL_STREAM_CIPHER must be one of ${STREAM_CIPHER_CHOICES.join(', ')} (it is "${choice}")`);
+  }
+  return selectStreamCipher(choice as StreamCipherChoice);
+}
+
 const MAIN_HELP = `exitseal — seal (encrypt) and open files in the ExitSeal format (age v1)
 
 Usage:
@@ -43,6 +52,11 @@ Run "exitseal COMMAND --help" for the details of one command.
 
 Exit codes: 0 done, 1 failed (disk, permissions...), 2 wrong usage, 3 no key here opens the file
 (or wrong passphrase), 4 the file is damaged, altered or not sealed.
+
+Environment:
+  EXITSEAL_STREAM_CIPHER   auto (default), native or node: how the payload is encrypted. auto uses the
+                           native addon when it was built at install time and node:crypto otherwise; the
+                           files are the same either way, node:crypto is slower on large files.
 `;
 
 const HELP: Record<string, string> = {
@@ -230,7 +244,8 @@ async function runSeal(args: string[], io: CliIo): Promise<number> {
     write(io.stderr, `exitseal: ${file} is already ${first.kind === 'exitseal' ? 'sealed' : 'an age file'}; nothing done`);
     return EXIT.badFile;
   }
-  const result = await sealFile(file, target, { recipients, ...(meta ? { meta } : {}) }, { sha256: false, armor: values.armor === true });
+  const cipher = streamCipherFrom(io.env);
+  const result = await sealFile(file, target, { recipients, ...(meta ? { meta } : {}) }, { sha256: false, armor: values.armor === true, cipher });
   write(io.stderr, `sealed ${file} -> ${target.outputPath} (${result.plaintextBytes} bytes${result.meta ? `, zone ${result.meta.zoneId}, file id ${result.meta.fileId}` : ''})`);
   return EXIT.ok;
 }
@@ -256,7 +271,7 @@ async function runOpen(args: string[], io: CliIo): Promise<number> {
   for (const path of identityFiles) identities.push(...(await readIdentityFile(path)));
   if (values.passphrase) identities.push(new PassphraseIdentity(await readPassphrase(io, 'Passphrase: ')));
   if (identities.length === 0) throw new UsageError('say how to open the file: -i IDENTITY_FILE or --passphrase');
-  const result = await openFile(file, target, identities, { sha256: false });
+  const result = await openFile(file, target, identities, { sha256: false, cipher: streamCipherFrom(io.env) });
   write(io.stderr, `opened ${file} -> ${target.outputPath} (${result.plaintextBytes} bytes)`);
   return EXIT.ok;
 }
@@ -282,7 +297,8 @@ async function runRecipientCopy(args: string[], io: CliIo): Promise<number> {
   if (!values.identity?.length) throw new UsageError('-i IDENTITY_FILE is required');
   const identities: Identity[] = [];
   for (const path of values.identity) identities.push(...(await readIdentityFile(path)));
-  const result = await writeRecipientCopy(file, { outputPath: values.output, overwrite: values.force === true }, identities);
+  const cipher = streamCipherFrom(io.env);
+  const result = await writeRecipientCopy(file, { outputPath: values.output, overwrite: values.force === true }, identities, { cipher });
   write(io.stdout, result.passphrase);
   write(io.stderr, `wrote ${values.output}: opens with the passphrase above (age -d ${values.output})`);
   return EXIT.ok;
@@ -357,6 +373,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     if (error instanceof ExitSealError) {
       write(io.stderr, `exitseal ${command}: ${explain(error)}`);
       return exitCodeFor(error);
+    }
+    if (error instanceof StreamCipherUnavailable) {
+      write(io.stderr, `exitseal ${command}: ${error.message}`);
+      return EXIT.failed;
     }
     write(io.stderr, `exitseal ${command}: unexpected failure: ${(error as Error).message ?? String(error)}`);
     return EXIT.failed;
