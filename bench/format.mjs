@@ -2,6 +2,7 @@
 // `cp`, the Debian `age` CLI and the age-encryption npm package, all measured in this run. Prints MB/s, ratios
 // and peak memory (RSS). BENCH_SIZE_MIB sets the file size (default 1024), BENCH_RUNS the repetitions (median).
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,12 +14,16 @@ const sizeMiB = Number(process.env.BENCH_SIZE_MIB ?? 1024);
 let runs = Number(process.env.BENCH_RUNS ?? 5);
 const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'exitseal-bench-'));
 const haveAge = spawnSync('sh', ['-c', 'command -v age']).status === 0;
+// exitseal runs with the native stream cipher when it was built, and once more with node:crypto (the fallback).
+const nativeAddon = createRequire(import.meta.url)('@exitseal/native');
+const NATIVE = { ...process.env, EXITSEAL_STREAM_CIPHER: 'native' };
+const NODE_CRYPTO = { ...process.env, EXITSEAL_STREAM_CIPHER: 'node' };
 
 // Peak RSS of a child: python's getrusage(RUSAGE_CHILDREN) reports the largest child's maxrss in KiB.
 const RSS_WRAPPER = 'import resource,subprocess,sys,time\nt=time.perf_counter()\nr=subprocess.run(sys.argv[1:])\nd=time.perf_counter()-t\nprint(d, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)';
 
-function timed(command, args) {
-  const result = spawnSync('python3', ['-c', RSS_WRAPPER, command, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
+function timed(command, args, env = process.env) {
+  const result = spawnSync('python3', ['-c', RSS_WRAPPER, command, ...args], { encoding: 'utf8', maxBuffer: 1 << 20, env });
   const [seconds, rssKiB, code] = result.stdout.trim().split(/\s+/).map(Number);
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
   return { seconds, rssMiB: rssKiB / 1024 };
@@ -37,7 +42,7 @@ function measureInterleaved(cases) {
   const samples = new Map(cases.map((c) => [c.label, []]));
   for (let round = 0; round < runs; round++) {
     for (const c of cases) {
-      samples.get(c.label).push(timed(c.command, c.args));
+      samples.get(c.label).push(timed(c.command, c.args, c.env));
       c.cleanup?.();
     }
   }
@@ -63,6 +68,12 @@ try {
   const out = join(dir, 'out.bin');
   const keyFile = join(dir, 'zone.key');
   console.log(`# sealed-file format: ${sizeMiB} MiB file in ${dir}, median and best of ${runs} interleaved rounds`);
+  console.log(
+    nativeAddon.binding
+      ? '# exitseal: native stream cipher (Node\'s OpenSSL, reused buffers); "(node:crypto)" rows: the fallback'
+      : `# exitseal: node:crypto only, the native stream cipher is not built (${nativeAddon.loadError})`,
+  );
+  const exitsealEnv = nativeAddon.binding ? NATIVE : NODE_CRYPTO;
   makeInput(input, sizeMiB);
   spawnSync(process.execPath, [cli, 'keygen', '-o', keyFile]);
   const keyText = readFileSync(keyFile, 'utf8');
@@ -84,8 +95,11 @@ try {
     // Each operation twice: as cp and age do it (the output left to the kernel to write back), and flushed to
     // disk before it returns (exitseal --sync, which in-place writes and the agent always do; cp/age + sync).
     { label: 'cp + fsync', command: 'sh', args: ['-c', 'cp "$1" "$2" && sync "$2"', 'sh', input, out], cleanup: rmOut },
-    { label: 'exitseal seal', command: process.execPath, args: [cli, 'seal', input, '--to', recipient, '--zone', 'bench', '-o', out, '--force'], cleanup: rmOut },
-    { label: 'exitseal seal --sync', command: process.execPath, args: [cli, 'seal', input, '--to', recipient, '--zone', 'bench', '-o', out, '--force', '--sync'], cleanup: rmOut },
+    { label: 'exitseal seal', command: process.execPath, args: [cli, 'seal', input, '--to', recipient, '--zone', 'bench', '-o', out, '--force'], env: exitsealEnv, cleanup: rmOut },
+    { label: 'exitseal seal --sync', command: process.execPath, args: [cli, 'seal', input, '--to', recipient, '--zone', 'bench', '-o', out, '--force', '--sync'], env: exitsealEnv, cleanup: rmOut },
+    ...(nativeAddon.binding
+      ? [{ label: 'exitseal seal (node:crypto)', command: process.execPath, args: [cli, 'seal', input, '--to', recipient, '--zone', 'bench', '-o', out, '--force'], env: NODE_CRYPTO, cleanup: rmOut }]
+      : []),
     ...(haveAge
       ? [
           { label: 'age CLI seal', command: 'age', args: ['-r', recipient, '-o', out, input], cleanup: rmOut },
@@ -93,8 +107,11 @@ try {
         ]
       : []),
     { label: 'age-encryption seal', command: process.execPath, args: [join(root, 'bench/age-encryption-op.mjs'), 'seal', input, out, recipient], cleanup: rmOut },
-    { label: 'exitseal open', command: process.execPath, args: [cli, 'open', sealed, '-i', keyFile, '-o', out, '--force'], cleanup: rmOut },
-    { label: 'exitseal open --sync', command: process.execPath, args: [cli, 'open', sealed, '-i', keyFile, '-o', out, '--force', '--sync'], cleanup: rmOut },
+    { label: 'exitseal open', command: process.execPath, args: [cli, 'open', sealed, '-i', keyFile, '-o', out, '--force'], env: exitsealEnv, cleanup: rmOut },
+    { label: 'exitseal open --sync', command: process.execPath, args: [cli, 'open', sealed, '-i', keyFile, '-o', out, '--force', '--sync'], env: exitsealEnv, cleanup: rmOut },
+    ...(nativeAddon.binding
+      ? [{ label: 'exitseal open (node:crypto)', command: process.execPath, args: [cli, 'open', sealed, '-i', keyFile, '-o', out, '--force'], env: NODE_CRYPTO, cleanup: rmOut }]
+      : []),
     ...(haveAge
       ? [
           { label: 'age CLI open', command: 'age', args: ['-d', '-i', keyFile, '-o', out, sealed], cleanup: rmOut },
@@ -114,14 +131,14 @@ try {
 
   const byLabel = Object.fromEntries(results.map((r) => [r.label, r]));
   const cp = byLabel.cp;
-  console.log('operation                median s   best s   MB/s  x cp time  x cp+fsync  speed vs age  vs age+fsync  peak RSS MiB');
+  console.log('operation                    median s   best s   MB/s  x cp time  x cp+fsync  speed vs age  vs age+fsync  peak RSS MiB');
   for (const r of results) {
     const op = r.label.includes('open') ? 'open' : 'seal';
     const isAge = r.label.startsWith('age CLI');
     const vs = (ref) => (ref && !isAge && !r.label.startsWith('cp') ? `${(ref.seconds / r.seconds).toFixed(2)}x` : '');
     console.log(
       [
-        r.label.padEnd(24),
+        r.label.padEnd(28),
         r.seconds.toFixed(2).padStart(8),
         r.best.toFixed(2).padStart(8),
         r.mbps.toFixed(0).padStart(6),
@@ -136,8 +153,8 @@ try {
   // Memory must not grow with file size: compare against a small file.
   const small = join(dir, 'small.bin');
   makeInput(small, 10);
-  const smallSeal = timed(process.execPath, [cli, 'seal', small, '--to', recipient, '-o', join(dir, 'small.age')]);
-  const smallOpen = timed(process.execPath, [cli, 'open', join(dir, 'small.age'), '-i', keyFile, '-o', join(dir, 'small.out')]);
+  const smallSeal = timed(process.execPath, [cli, 'seal', small, '--to', recipient, '-o', join(dir, 'small.age')], exitsealEnv);
+  const smallOpen = timed(process.execPath, [cli, 'open', join(dir, 'small.age'), '-i', keyFile, '-o', join(dir, 'small.out')], exitsealEnv);
   console.log(`peak RSS, exitseal seal: 10 MiB file ${smallSeal.rssMiB.toFixed(0)} MiB, ${sizeMiB} MiB file ${seal.rssMiB.toFixed(0)} MiB`);
   console.log(`peak RSS, exitseal open: 10 MiB file ${smallOpen.rssMiB.toFixed(0)} MiB, ${sizeMiB} MiB file ${open.rssMiB.toFixed(0)} MiB`);
   console.log('note: "exitseal seal/open" writes to another path as cp and age do (not flushed); "--sync" flushes before the rename, as in-place writes and the agent always do: compare it with "+ fsync".');
