@@ -2,8 +2,13 @@
 // core: the same bytes out, the same chunks authenticated, the same refusals, on hand-picked edges, on random
 // cases, and on every STREAM vector of the C2SP age test kit.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { copyFile, cp } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { inflateSync } from 'node:zlib';
 import nativeAddon from '@exitseal/native';
@@ -23,7 +28,9 @@ import {
   type ChunkCipher,
   type Identity,
 } from '@exitseal/core';
-import { nativeAvailability, selectStreamCipher, StreamCipherUnavailable } from '../src/files/stream-cipher.js';
+import { nativeAvailability, selectStreamCipher, StreamCipherUnavailable, type NativeAddon } from '../src/files/stream-cipher.js';
+import { hasCommand } from './cli-harness.js';
+import { inTempDir } from './helpers.js';
 
 const availability = nativeAvailability();
 // CI builds the addon and sets this, so a broken build fails there instead of skipping every case below.
@@ -294,10 +301,53 @@ describe('C2SP age test kit through the native stream cipher', () => {
   });
 });
 
-describe('choosing the stream cipher', () => {
-  test('node is always available; native when absent is a clear error', () => {
+describe('without the addon (no compiler at install time)', () => {
+  const absent = { binding: null, loadError: "Cannot find module '.../exitseal_stream.node'" };
+
+  test('auto falls back to node:crypto; native is a clear error that says how to build it', () => {
     assert.equal(selectStreamCipher('node'), nodeChunkCipher);
-    if (availability.available) assert.doesNotThrow(() => selectStreamCipher('native'));
-    else assert.throws(() => selectStreamCipher('native'), StreamCipherUnavailable);
+    assert.equal(selectStreamCipher('auto', absent), nodeChunkCipher);
+    assert.deepEqual(nativeAvailability(absent), { available: false, reason: absent.loadError });
+    assert.throws(() => selectStreamCipher('native', absent), (error: unknown) => {
+      assert.ok(error instanceof StreamCipherUnavailable);
+      assert.match(error.message, /npm rebuild @exitseal\/native/);
+      return true;
+    });
+  });
+
+  test('the loader reports a missing build instead of throwing', async () => {
+    await inTempDir(async (dir) => {
+      await copyFile(fileURLToPath(import.meta.resolve('@exitseal/native')), join(dir, 'index.cjs'));
+      const loaded = createRequire(import.meta.url)(join(dir, 'index.cjs')) as NativeAddon;
+      assert.equal(loaded.binding, null);
+      assert.match(loaded.loadError ?? '', /exitseal_stream\.node/);
+    });
+  });
+
+  test('the install step warns and succeeds when the compiler fails, and fails when CI requires the addon', { skip: hasCommand('make') ? false : 'needs make (node-gyp)' }, async () => {
+    await inTempDir(async (dir) => {
+      const packageDir = dirname(fileURLToPath(import.meta.resolve('@exitseal/native')));
+      for (const name of ['package.json', 'binding.gyp', 'src', 'scripts']) await cp(join(packageDir, name), join(dir, name), { recursive: true });
+      const nodeGyp = npmNodeGyp();
+      const build = (required: boolean) =>
+        spawnSync(process.execPath, [join(dir, 'scripts/build.mjs')], {
+          cwd: dir,
+          encoding: 'utf8',
+          // A compiler that always fails, as on a machine without one.
+          env: { ...process.env, CC: 'false', CXX: 'false', npm_config_node_gyp: nodeGyp, EXITSEAL_REQUIRE_NATIVE: required ? '1' : '' },
+        });
+      const tolerant = build(false);
+      assert.equal(tolerant.status, 0, tolerant.stderr);
+      assert.match(tolerant.stderr, /@exitseal\/native: not built .* node:crypto/);
+      const strict = build(true);
+      assert.equal(strict.status, 1);
+      assert.match(strict.stderr, /build failed .* EXITSEAL_REQUIRE_NATIVE=1/);
+    });
   });
 });
+
+/** The node-gyp that npm bundles (npm tells install scripts its path; a test has to look for it). */
+function npmNodeGyp(): string {
+  const npmCli = spawnSync('npm', ['root', '-g'], { encoding: 'utf8' }).stdout.trim();
+  return join(npmCli, 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+}

@@ -12,8 +12,14 @@ export interface NativeAvailability {
   readonly reason: string | null;
 }
 
-export function nativeAvailability(): NativeAvailability {
-  return nativeAddon.binding ? { available: true, reason: null } : { available: false, reason: nativeAddon.loadError ?? 'not built' };
+/** What native/index.cjs exports: the addon, or null and why. Tests pass one without a binding. */
+export interface NativeAddon {
+  readonly binding: typeof nativeAddon.binding;
+  readonly loadError: string | null;
+}
+
+export function nativeAvailability(addon: NativeAddon = nativeAddon): NativeAvailability {
+  return addon.binding ? { available: true, reason: null } : { available: false, reason: addon.loadError ?? 'not built' };
 }
 
 export class StreamCipherUnavailable extends Error {
@@ -50,10 +56,10 @@ function nativeChunkCipher(binding: NonNullable<typeof nativeAddon.binding>): Ch
 }
 
 /** The ChunkCipher for `choice`; throws StreamCipherUnavailable when `native` is asked for and absent. */
-export function selectStreamCipher(choice: StreamCipherChoice = 'auto'): ChunkCipher {
-  const binding = nativeAddon.binding;
+export function selectStreamCipher(choice: StreamCipherChoice = 'auto', addon: NativeAddon = nativeAddon): ChunkCipher {
+  const binding = addon.binding;
   if (choice === 'node') return nodeChunkCipher;
   if (binding) return nativeChunkCipher(binding);
-  if (choice === 'native') throw new StreamCipherUnavailable(nativeAddon.loadError ?? 'not built');
+  if (choice === 'native') throw new StreamCipherUnavailable(addon.loadError ?? 'not built');
   return nodeChunkCipher;
 }
