@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { copyFile, cp } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -324,7 +324,8 @@ describe('without the addon (no compiler at install time)', () => {
     });
   });
 
-  test('the install step warns and succeeds when the compiler fails, and fails when CI requires the addon', { skip: hasCommand('make') ? false : 'needs make (node-gyp)' }, async () => {
+  const canConfigure = hasCommand('make') && existsSync(join(nodeDir(), 'include', 'node', 'node_api.h'));
+  test('the install step warns and succeeds when the compiler fails, and fails when CI requires the addon', { skip: canConfigure ? false : "needs make and Node's headers (node-gyp)" }, async () => {
     await inTempDir(async (dir) => {
       const packageDir = dirname(fileURLToPath(import.meta.resolve('@exitseal/native')));
       for (const name of ['package.json', 'binding.gyp', 'src', 'scripts']) await cp(join(packageDir, name), join(dir, name), { recursive: true });
@@ -333,8 +334,9 @@ describe('without the addon (no compiler at install time)', () => {
         spawnSync(process.execPath, [join(dir, 'scripts/build.mjs')], {
           cwd: dir,
           encoding: 'utf8',
-          // A compiler that always fails, as on a machine without one.
-          env: { ...process.env, CC: 'false', CXX: 'false', npm_config_node_gyp: nodeGyp, EXITSEAL_REQUIRE_NATIVE: required ? '1' : '' },
+          // A compiler that always fails, as on a machine without one. Node's own headers, as npm points
+          // node-gyp to them here, so that it fails at compiling and not by reaching for the network.
+          env: { ...process.env, CC: 'false', CXX: 'false', npm_config_node_gyp: nodeGyp, npm_config_nodedir: nodeDir(), EXITSEAL_REQUIRE_NATIVE: required ? '1' : '' },
         });
       const tolerant = build(false);
       assert.equal(tolerant.status, 0, tolerant.stderr);
@@ -345,6 +347,11 @@ describe('without the addon (no compiler at install time)', () => {
     });
   });
 });
+
+/** Where this Node's headers are (include/node under its prefix), as npm's `nodedir` setting. */
+function nodeDir(): string {
+  return process.env.npm_config_nodedir ?? dirname(dirname(process.execPath));
+}
 
 /** The node-gyp that npm bundles (npm tells install scripts its path; a test has to look for it). */
 function npmNodeGyp(): string {
