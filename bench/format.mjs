@@ -61,9 +61,11 @@ function measureInterleaved(cases) {
 }
 
 /**
- * Reads a file through once (untimed) so every case starts with its input in the page cache. This VM gives
- * memory back to its host (DAMON reclaim), which evicts files untouched for a while: without this, whichever
- * case came after such an eviction read its input from disk (cp samples of 0.38 s and 1.16 s in one run).
+ * Reads a file through once (untimed) so every case starts with its input in the page cache: this VM's DAMON
+ * pages out memory untouched for a while, file pages included. What remains noisy is writing 1 GiB that is not
+ * flushed: the VM reports freed memory to its host (virtio-balloon free page reporting, in 2 MiB blocks), and
+ * fresh page-cache pages cost a host page fault when they land on such a block. Some samples of cp, and of any
+ * other unflushed case, take 2-4x their usual time for it; hence interleaved rounds and medians.
  */
 function warm(path) {
   spawnSync('sh', ['-c', 'cat "$1" > /dev/null', 'sh', path]);
@@ -104,6 +106,8 @@ try {
 
   const sealed = sealedPath;
   spawnSync(process.execPath, [cli, 'seal', input, '--to', recipient, '--zone', 'bench', '-o', sealed]);
+  // The 2 GiB just written would otherwise be written back during the first round (cp's first sample: 2.7 s).
+  spawnSync('sync');
   const cases = [
     { label: 'cp', command: 'cp', args: [input, out], cleanup: rmOut },
     // Each operation twice: as cp and age do it (the output left to the kernel to write back), and flushed to
