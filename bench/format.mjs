@@ -63,9 +63,9 @@ function measureInterleaved(cases) {
 /**
  * Reads a file through once (untimed) so every case starts with its input in the page cache: this VM's DAMON
  * pages out memory untouched for a while, file pages included. What remains noisy is writing 1 GiB that is not
- * flushed: the VM reports freed memory to its host (virtio-balloon free page reporting, in 2 MiB blocks), and
- * fresh page-cache pages cost a host page fault when they land on such a block. Some samples of cp, and of any
- * other unflushed case, take 2-4x their usual time for it; hence interleaved rounds and medians.
+ * flushed: some samples of cp, and of every other unflushed case, take 2-4x their usual time. The likely cause
+ * (not proven) is that this VM reports freed memory to its host (virtio-balloon free page reporting is on, in
+ * 2 MiB blocks), so fresh page-cache pages may first cost a host page fault. Hence interleaved rounds and medians.
  */
 function warm(path) {
   spawnSync('sh', ['-c', 'cat "$1" > /dev/null', 'sh', path]);
