@@ -37,14 +37,27 @@ function median(values) {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
+/** The cases in a random order (Fisher-Yates). */
+function shuffled(cases) {
+  const order = [...cases];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
 /**
  * Runs every case once per round, rounds repeated `runs` times, so a burst of load from other jobs on this
- * shared machine hits all cases alike instead of one of them. Reports the median and the best of each case.
+ * shared machine hits all cases alike instead of one of them. Each round takes the cases in a new random
+ * order: on this VM a case that writes 1 GiB unflushed right after one that wrote and flushed 1 GiB is often
+ * 2-4x slower (exitseal open after age + fsync: 1.2-2.9 s, against 0.5-0.95 s after other opens), and a fixed
+ * order put the same case behind the same neighbour every round. Reports the median and the best of each case.
  */
 function measureInterleaved(cases) {
   const samples = new Map(cases.map((c) => [c.label, []]));
   for (let round = 0; round < runs; round++) {
-    for (const c of cases) {
+    for (const c of shuffled(cases)) {
       warm(c.args.includes(sealedPath) ? sealedPath : inputPath);
       samples.get(c.label).push(timed(c.command, c.args, c.env));
       c.cleanup?.();
