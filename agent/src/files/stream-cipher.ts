@@ -1,6 +1,6 @@
 // The one file that loads the native addon (native/). Everything else asks here for a ChunkCipher.
 import nativeAddon from '@exitseal/native';
-import { ciphertextChunkCount, CHUNK_SIZE, nodeChunkCipher, openedRunLength, sealedRunLength, type ChunkCipher } from '@exitseal/core';
+import { ciphertextChunkCount, CHUNK_SIZE, nodeChunkCipher, sealedRunLength, TAG_SIZE, type ChunkCipher } from '@exitseal/core';
 
 /** `auto`: the native addon when it was built, node:crypto otherwise. The others insist on one. */
 export type StreamCipherChoice = 'auto' | 'native' | 'node';
@@ -45,7 +45,7 @@ function nativeChunkCipher(binding: NonNullable<typeof nativeAddon.binding>): Ch
     openChunks(key, counter, ciphertext, final, room) {
       const chunks = ciphertextChunkCount(ciphertext.length, final);
       if (chunks === 0) return { plaintext: [], authenticated: 0 };
-      const total = openedRunLength(ciphertext.length, final);
+      const total = ciphertext.length - chunks * TAG_SIZE;
       const output = room ?? Buffer.allocUnsafe(total);
       const authenticated = binding.openChunks(key, counter, ciphertext, final, output);
       // Only the chunks that authenticated; the addon wiped the one that failed, the rest were never written.

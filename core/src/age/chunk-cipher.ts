@@ -35,7 +35,7 @@ export interface ChunkCipher {
    * Decrypts encrypted chunks (chunk || tag); with `final` the last may be shorter (but at least a tag) and is
    * checked as the final chunk, without it all must be whole and non-final. Stops at the first chunk that does
    * not authenticate: plaintext of that chunk or any after it is never returned. `output` as for sealChunks
-   * (openedRunLength bytes at least).
+   * (room for the whole plaintext: the ciphertext's length less a tag per chunk).
    */
   openChunks(key: Buffer, counter: number, ciphertext: Buffer, final: boolean, output?: Buffer): OpenedChunks;
 }
@@ -60,11 +60,6 @@ export function ciphertextChunkCount(length: number, final: boolean): number {
 /** Bytes sealChunks produces for a run of `length` plaintext bytes. */
 export function sealedRunLength(length: number, final: boolean): number {
   return length + plaintextChunkCount(length, final) * TAG_SIZE;
-}
-
-/** Bytes of plaintext in a run of `length` ciphertext bytes (all of them, if every chunk authenticates). */
-export function openedRunLength(length: number, final: boolean): number {
-  return length - ciphertextChunkCount(length, final) * TAG_SIZE;
 }
 
 export function chunkNonce(counter: number, last: boolean): Buffer {
