@@ -15,7 +15,7 @@ export {
 export { DEFAULT_SCRYPT_LOG_N, MAX_SCRYPT_LOG_N } from './age/scrypt.js';
 export { CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, PAYLOAD_NONCE_SIZE, PayloadDecryptor, PayloadEncryptor, type PayloadStreamOptions } from './age/stream.js';
 export { TAG_SIZE } from './age/primitives.js';
-export { ciphertextChunkCount, nodeChunkCipher, plaintextChunkCount, sealedRunLength, type ChunkCipher, type OpenedChunks } from './age/chunk-cipher.js';
+export { ciphertextChunkCount, nodeChunkCipher, sealedRunLength, type ChunkCipher, type OpenedChunks } from './age/chunk-cipher.js';
 export { X25519Identity, X25519Recipient } from './age/x25519.js';
 export { PassphraseIdentity, findFileKey, type Identity } from './sealed/identities.js';
 export { META_STANZA_TYPE, ZONE_ID_PATTERN, newFileId, validateZoneId, type SealMeta } from './sealed/meta.js';

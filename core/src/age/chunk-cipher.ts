@@ -62,7 +62,7 @@ export function sealedRunLength(length: number, final: boolean): number {
   return length + plaintextChunkCount(length, final) * TAG_SIZE;
 }
 
-export function chunkNonce(counter: number, last: boolean): Buffer {
+function chunkNonce(counter: number, last: boolean): Buffer {
   if (!Number.isSafeInteger(counter) || counter < 0) throw new RangeError('counter must be an integer from 0 to 2^53 - 1');
   const nonce = Buffer.alloc(12);
   // 11-byte big-endian counter; 2^53 chunks (512 PiB) is far beyond any file, so two words suffice.
