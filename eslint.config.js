@@ -53,16 +53,16 @@ export default tseslint.config(
   },
   {
     files: ['agent/**/*.ts'],
-    ignores: ['agent/src/files/stream-cipher.ts', 'agent/test/stream-cipher.test.ts'],
+    ignores: ['agent/src/files/native-addon.ts', 'agent/test/stream-cipher.test.ts'],
     rules: {
       'no-restricted-imports': ['error', {
-        paths: forbid(['@exitseal/native'], 'the native addon is loaded by agent/src/files/stream-cipher.ts only: ask it for a ChunkCipher.'),
+        paths: forbid(['@exitseal/native'], 'the native addon is loaded by agent/src/files/native-addon.ts only: ask stream-cipher.ts for a ChunkCipher, space-reservation.ts for space.'),
         patterns: forbidPatterns(['@exitseal/policy-server', '@exitseal/tray-app', '@exitseal/installer'], 'agent depends on core only.'),
       }],
     },
   },
   {
-    files: ['agent/src/files/stream-cipher.ts', 'agent/test/stream-cipher.test.ts'],
+    files: ['agent/src/files/native-addon.ts', 'agent/test/stream-cipher.test.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: forbidPatterns(['@exitseal/policy-server', '@exitseal/tray-app', '@exitseal/installer'], 'agent depends on core only.') }] },
   },
   {

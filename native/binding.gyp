@@ -1,8 +1,8 @@
 {
   "targets": [
     {
-      "target_name": "exitseal_stream",
-      "sources": ["src/stream_cipher.c"],
+      "target_name": "exitseal_native",
+      "sources": ["src/addon.c", "src/stream_cipher.c", "src/reserve_space.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Werror"],
       "xcode_settings": { "OTHER_CFLAGS": ["-O2", "-Wall", "-Wextra"] },

@@ -6,7 +6,7 @@ const path = require('node:path');
 let binding = null;
 let loadError = null;
 try {
-  binding = require(path.join(__dirname, 'build', 'Release', 'exitseal_stream.node'));
+  binding = require(path.join(__dirname, 'build', 'Release', 'exitseal_native.node'));
 } catch (error) {
   loadError = error instanceof Error ? error.message : String(error);
 }

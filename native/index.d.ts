@@ -1,4 +1,4 @@
-/** The compiled addon (src/stream_cipher.c). Every argument is checked there; bad ones throw TypeError or RangeError. */
+/** The compiled addon (src/). Every argument is checked there; bad ones throw TypeError or RangeError. */
 export interface StreamBinding {
   /**
    * Encrypts `plaintext` as age STREAM chunks numbered from `counter` into `output` (chunk, tag, chunk, tag...)
@@ -12,6 +12,12 @@ export interface StreamBinding {
    * as the final one and may be shorter.
    */
   openChunks(key: Uint8Array, counter: number, ciphertext: Uint8Array, final: boolean, output: Uint8Array): number;
+  /**
+   * Preallocates the first `length` bytes (at least 1) of the open file `fd` without changing its size, in the
+   * thread pool. Resolves true when reserved, false when the file system or platform cannot preallocate (only
+   * Linux can, so far); rejects with an Error whose code is the errno's name (ENOSPC, EFBIG, EIO...).
+   */
+  reserveSpace(fd: number, length: number): Promise<boolean>;
 }
 
 /** null when the addon was not built (no compiler at install time, say): callers fall back to node:crypto. */

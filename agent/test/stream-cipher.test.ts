@@ -1,4 +1,4 @@
-// The native stream cipher (native/, loaded by src/files/stream-cipher.ts) against the node:crypto reference in
+// The native stream cipher (native/, loaded by src/files/native-addon.ts) against the node:crypto reference in
 // core: the same bytes out, the same chunks authenticated, the same refusals, on hand-picked edges, on random
 // cases, and on every STREAM vector of the C2SP age test kit.
 import assert from 'node:assert/strict';
@@ -28,7 +28,8 @@ import {
   type ChunkCipher,
   type Identity,
 } from '@exitseal/core';
-import { nativeAvailability, selectStreamCipher, StreamCipherUnavailable, type NativeAddon } from '../src/files/stream-cipher.js';
+import type { NativeAddon } from '../src/files/native-addon.js';
+import { nativeAvailability, selectStreamCipher, StreamCipherUnavailable } from '../src/files/stream-cipher.js';
 import { hasCommand } from './cli-harness.js';
 import { inTempDir } from './helpers.js';
 
@@ -300,7 +301,7 @@ describe('C2SP age test kit through the native stream cipher', () => {
 });
 
 describe('without the addon (no compiler at install time)', () => {
-  const absent = { binding: null, loadError: "Cannot find module '.../exitseal_stream.node'" };
+  const absent = { binding: null, loadError: "Cannot find module '.../exitseal_native.node'" };
 
   test('auto falls back to node:crypto; native is a clear error that says how to build it', () => {
     assert.equal(selectStreamCipher('node'), nodeChunkCipher);
@@ -318,7 +319,7 @@ describe('without the addon (no compiler at install time)', () => {
       await copyFile(fileURLToPath(import.meta.resolve('@exitseal/native')), join(dir, 'index.cjs'));
       const loaded = createRequire(import.meta.url)(join(dir, 'index.cjs')) as NativeAddon;
       assert.equal(loaded.binding, null);
-      assert.match(loaded.loadError ?? '', /exitseal_stream\.node/);
+      assert.match(loaded.loadError ?? '', /exitseal_native\.node/);
     });
   });
 

@@ -10,6 +10,8 @@
  * DANGER: every length below comes from JavaScript. All of them are checked before any byte is touched, and
  * a chunk's plaintext is left in the output only after its tag verified (a failing chunk's output is wiped).
  */
+#include "addon.h"
+
 #include <node_api.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -145,7 +147,7 @@ static napi_value throw_openssl(napi_env env, EVP_CIPHER_CTX *ctx) {
  * which may be shorter (or the only one, and empty) and carries the final flag. Without final the plaintext
  * must be whole chunks. Writes chunk || tag for each chunk into output.
  */
-static napi_value seal_chunks(napi_env env, napi_callback_info info) {
+napi_value seal_chunks(napi_env env, napi_callback_info info) {
   chunk_call call;
   if (!read_call(env, info, &call)) return NULL;
   if (!call.final && (call.input_length == 0 || call.input_length % CHUNK_SIZE != 0)) {
@@ -184,7 +186,7 @@ static napi_value seal_chunks(napi_env env, napi_callback_info info) {
  * final chunk. Stops at the first chunk that does not authenticate: its output is wiped, and the plaintext of
  * the chunks before it (CHUNK_SIZE bytes each) is at the start of output.
  */
-static napi_value open_chunks(napi_env env, napi_callback_info info) {
+napi_value open_chunks(napi_env env, napi_callback_info info) {
   chunk_call call;
   if (!read_call(env, info, &call)) return NULL;
   size_t chunks;
@@ -232,13 +234,4 @@ static napi_value open_chunks(napi_env env, napi_callback_info info) {
   napi_value result;
   napi_create_double(env, (double)authenticated, &result);
   return result;
-}
-
-NAPI_MODULE_INIT() {
-  napi_property_descriptor functions[] = {
-    { "sealChunks", NULL, seal_chunks, NULL, NULL, NULL, napi_enumerable, NULL },
-    { "openChunks", NULL, open_chunks, NULL, NULL, NULL, napi_enumerable, NULL },
-  };
-  if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok) return NULL;
-  return exports;
 }

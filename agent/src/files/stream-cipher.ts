@@ -1,6 +1,6 @@
-// The one file that loads the native addon (native/). Everything else asks here for a ChunkCipher.
-import nativeAddon from '@exitseal/native';
+// Chooses the ChunkCipher for the payload: the native addon's (native/) when it was built, node:crypto otherwise.
 import { ciphertextChunkCount, CHUNK_SIZE, nodeChunkCipher, sealedRunLength, TAG_SIZE, type ChunkCipher } from '@exitseal/core';
+import { installedNativeAddon, type NativeAddon, type NativeBinding } from './native-addon.js';
 
 /** `auto`: the native addon when it was built, node:crypto otherwise. The others insist on one. */
 export type StreamCipherChoice = 'auto' | 'native' | 'node';
@@ -12,13 +12,7 @@ export interface NativeAvailability {
   readonly reason: string | null;
 }
 
-/** What native/index.cjs exports: the addon, or null and why. Tests pass one without a binding. */
-export interface NativeAddon {
-  readonly binding: typeof nativeAddon.binding;
-  readonly loadError: string | null;
-}
-
-export function nativeAvailability(addon: NativeAddon = nativeAddon): NativeAvailability {
+export function nativeAvailability(addon: NativeAddon = installedNativeAddon): NativeAvailability {
   return addon.binding ? { available: true, reason: null } : { available: false, reason: addon.loadError ?? 'not built' };
 }
 
@@ -34,7 +28,7 @@ export class StreamCipherUnavailable extends Error {
  * context per run, writing into the caller's `output` (or one fresh buffer per run) instead of a cipher object
  * and a fresh buffer per chunk: about 0.29 s per GiB against 0.52-0.58 s here.
  */
-function nativeChunkCipher(binding: NonNullable<typeof nativeAddon.binding>): ChunkCipher {
+function nativeChunkCipher(binding: NativeBinding): ChunkCipher {
   return {
     name: 'native (OpenSSL in Node)',
     sealChunks(key, counter, plaintext, final, room) {
@@ -56,7 +50,7 @@ function nativeChunkCipher(binding: NonNullable<typeof nativeAddon.binding>): Ch
 }
 
 /** The ChunkCipher for `choice`; throws StreamCipherUnavailable when `native` is asked for and absent. */
-export function selectStreamCipher(choice: StreamCipherChoice = 'auto', addon: NativeAddon = nativeAddon): ChunkCipher {
+export function selectStreamCipher(choice: StreamCipherChoice = 'auto', addon: NativeAddon = installedNativeAddon): ChunkCipher {
   const binding = addon.binding;
   if (choice === 'node') return nodeChunkCipher;
   if (binding) return nativeChunkCipher(binding);
