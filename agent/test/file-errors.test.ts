@@ -20,3 +20,13 @@ test('an error that is no file-system condition is passed on untouched', () => {
   const error = systemError('EWHATEVER');
   assert.equal(toFileOperationError(error, '/x'), error);
 });
+
+test('a full volume and a file too large for its file system (FAT32: 4 GiB) are both NO_SPACE, each saying which', () => {
+  const full = toFileOperationError(systemError('ENOSPC'), '/media/stick/a.bin');
+  const tooLarge = toFileOperationError(systemError('EFBIG'), '/media/stick/a.bin');
+  assert.ok(full instanceof FileOperationError && tooLarge instanceof FileOperationError);
+  assert.equal(full.code, 'NO_SPACE');
+  assert.equal(tooLarge.code, 'NO_SPACE');
+  assert.match(full.message, /no space left/);
+  assert.match(tooLarge.message, /cannot hold a file this large/);
+});

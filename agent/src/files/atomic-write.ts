@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { errnoOf, toFileOperationError } from './errors.js';
+import { releaseUnusedSpace, reserveSpace } from './space-reservation.js';
 
 /** Temp files are named `.es-<8 hex>.tmp`: short enough for FAT, easy to recognise and clean up after a crash. */
 export const TEMP_FILE_PATTERN = /^\.es-[0-9a-f]{8}\.tmp$/;
@@ -89,6 +90,14 @@ export interface AtomicWriteOptions {
    * empty or partial file, which the age format's authentication then refuses to open.
    */
   readonly durable?: boolean;
+  /**
+   * The size the content will have, when known: that much space is reserved before `produce` writes (see
+   * space-reservation.ts), so a volume too small fails before anything is written. A wrong guess costs
+   * nothing: what was reserved past the end of the written content is given back.
+   */
+  readonly expectedBytes?: number;
+  /** Reserves the space (default: reserveSpace); tests swap it. */
+  readonly reserve?: (handle: FileHandle, bytes: number) => Promise<boolean>;
 }
 
 /**
@@ -108,7 +117,10 @@ export async function writeFileAtomically(
   let handle: FileHandle | undefined;
   try {
     handle = await open(temp, 'wx', options.mode ?? 0o600);
+    const expected = options.expectedBytes ?? 0;
+    const reserved = expected > 0 && (await (options.reserve ?? reserveSpace)(handle, expected));
     await produce(handle);
+    if (reserved) await releaseUnusedSpace(handle, expected);
     if (durable) await handle.sync();
     if (options.times) await handle.utimes(options.times.atime, options.times.mtime);
     await handle.close();

@@ -5,7 +5,7 @@ import { ExitSealError } from '@exitseal/core';
  * All of them leave the original file as it was.
  */
 export type FileOperationErrorCode =
-  | 'NO_SPACE' // the target volume is full
+  | 'NO_SPACE' // the target volume is full, or its file system cannot hold a file this large (FAT32: 4 GiB)
   | 'SOURCE_VANISHED' // the file was deleted or renamed while we worked
   | 'MEDIA_GONE' // the volume disappeared (stick pulled out) or returned an I/O error
   | 'SOURCE_CHANGED' // the file was written again while we read it: try again later
@@ -35,6 +35,8 @@ export function toFileOperationError(error: unknown, path: string): unknown {
     case 'ENOSPC':
     case 'EDQUOT':
       return new FileOperationError('NO_SPACE', `no space left on the volume of ${path}`, { cause: error });
+    case 'EFBIG':
+      return new FileOperationError('NO_SPACE', `the file system of ${path} cannot hold a file this large (FAT32 stops at 4 GiB)`, { cause: error });
     case 'ENOENT':
       return new FileOperationError('SOURCE_VANISHED', `${path} no longer exists`, { cause: error, kind: 'client' });
     case 'EIO':

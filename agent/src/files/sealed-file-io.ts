@@ -17,7 +17,10 @@ import {
   PayloadDecryptor,
   readHeader,
   rekeyForPassphrase,
+  sealedRunLength,
+  TAG_SIZE,
   unlockHeader,
+  ciphertextChunkCount,
   type ChunkCipher,
   type Identity,
   type Inspection,
@@ -321,6 +324,8 @@ export async function sealFile(
         times: inPlace ? { atime: source.atime, mtime: source.mtime } : undefined,
         beforeCommit: () => assertUnchanged(source.handle, inputPath, source.before),
         durable,
+        // Armor's size depends on line breaks; it is for mail bodies, small enough not to need a reservation.
+        expectedBytes: armorer ? undefined : sealer.header.length + sealedRunLength(source.before.size, true),
       },
     );
     return { meta: sealer.meta, plaintextBytes, sealedBytes, sha256: hash?.digest('hex') ?? null };
@@ -395,11 +400,21 @@ export async function openFile(
         times: inPlace ? { atime: source.atime, mtime: source.mtime } : undefined,
         beforeCommit: () => assertUnchanged(source.handle, inputPath, source.before),
         durable,
+        expectedBytes: plaintextLengthOf(source.before.size - header.length),
       },
     );
     return { inspection, plaintextBytes, sha256: hash?.digest('hex') ?? null };
   } finally {
     await closeQuietly(source.handle);
+  }
+}
+
+/** The plaintext size of a payload of `payloadBytes`; undefined when no valid payload has that size. */
+function plaintextLengthOf(payloadBytes: number): number | undefined {
+  try {
+    return payloadBytes - ciphertextChunkCount(payloadBytes, true) * TAG_SIZE;
+  } catch {
+    return undefined;
   }
 }
 
@@ -496,6 +511,7 @@ async function writeVerifiedCopy(
 ): Promise<void> {
   const verifier = new PayloadDecryptor(fileKey, { cipher, recycleOutput: true });
   const durable = isDurable(inputPath, target);
+  const payloadBytes = (await source.stat()).size - payloadStart;
   await writeFileAtomically(
     target.outputPath,
     async (out) => {
@@ -512,7 +528,7 @@ async function writeVerifiedCopy(
       );
       verifier.finish();
     },
-    { mode: 0o600, durable },
+    { mode: 0o600, durable, expectedBytes: newHeader.length + payloadBytes },
   );
 }
 
