@@ -96,8 +96,6 @@ export interface AtomicWriteOptions {
    * nothing: what was reserved past the end of the written content is given back.
    */
   readonly expectedBytes?: number;
-  /** Reserves the space (default: reserveSpace); tests swap it. */
-  readonly reserve?: (handle: FileHandle, bytes: number) => Promise<boolean>;
 }
 
 /**
@@ -118,7 +116,7 @@ export async function writeFileAtomically(
   try {
     handle = await open(temp, 'wx', options.mode ?? 0o600);
     const expected = options.expectedBytes ?? 0;
-    const reserved = expected > 0 && (await (options.reserve ?? reserveSpace)(handle, expected));
+    const reserved = expected > 0 && (await reserveSpace(handle, expected));
     await produce(handle);
     if (reserved) await releaseUnusedSpace(handle, expected);
     if (durable) await handle.sync();
