@@ -1,6 +1,20 @@
 /* Module entry: registers what stream_cipher.c and reserve_space.c implement. */
 #include "addon.h"
 
+#include <stdio.h>
+
+bool get_exact_args(napi_env env, napi_callback_info info, size_t count, napi_value *argv, const char *usage) {
+  size_t argc = count;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
+  if (argc != count) {
+    char message[128];
+    snprintf(message, sizeof message, "expected %s", usage);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_COUNT", message);
+    return false;
+  }
+  return true;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor functions[] = {
     { "sealChunks", NULL, seal_chunks, NULL, NULL, NULL, napi_enumerable, NULL },

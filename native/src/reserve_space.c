@@ -138,13 +138,8 @@ static bool get_whole_number(napi_env env, napi_value value, const char *name, d
 }
 
 napi_value reserve_space(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc != 2) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_COUNT", "expected (fd, length)");
-    return NULL;
-  }
+  if (!get_exact_args(env, info, 2, argv, "(fd, length)")) return NULL;
   double fd, length;
   if (!get_whole_number(env, argv[0], "fd", 0, MAX_FD, &fd)) return NULL;
   if (!get_whole_number(env, argv[1], "length", 1, MAX_LENGTH, &length)) return NULL;

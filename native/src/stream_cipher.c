@@ -66,13 +66,8 @@ static bool ranges_overlap(const unsigned char *a, size_t a_length, const unsign
 
 /* (key, counter, input, final, output): the common argument checks of both functions. */
 static bool read_call(napi_env env, napi_callback_info info, chunk_call *call) {
-  size_t argc = 5;
   napi_value argv[5];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
-  if (argc != 5) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_COUNT", "expected (key, counter, input, final, output)");
-    return false;
-  }
+  if (!get_exact_args(env, info, 5, argv, "(key, counter, input, final, output)")) return false;
   unsigned char *key = NULL;
   size_t key_length = 0;
   if (!get_bytes(env, argv[0], "key", &key, &key_length)) return false;
