@@ -97,6 +97,27 @@ describe('PayloadEncryptor', () => {
     assert.throws(() => encryptor.finish(), /twice/);
   });
 
+  test('handOver gives what a caller needs to seal the chunks itself: the same payload as push and finish', () => {
+    const fileKey = randomBytes(16);
+    const nonce = randomBytes(PAYLOAD_NONCE_SIZE);
+    for (const size of [0, 1, CHUNK_SIZE, 3 * CHUNK_SIZE + 5]) {
+      const plaintext = randomBytes(size);
+      const streamed = new PayloadEncryptor(fileKey, nonce);
+      const reference = Buffer.concat([...streamed.push(plaintext), ...streamed.finish()]);
+      const handed = new PayloadEncryptor(fileKey, nonce).handOver();
+      // Chunk n with counter n, the last one final: here all in one run.
+      const byCaller = Buffer.concat([handed.nonce, ...nodeChunkCipher.sealChunks(handed.key, 0, plaintext, true)]);
+      assert.ok(byCaller.equals(reference), `size ${size}`);
+    }
+    const used = new PayloadEncryptor(fileKey);
+    used.push(Buffer.from('started'));
+    assert.throws(() => used.handOver(), /after it was used/);
+    const handedOver = new PayloadEncryptor(fileKey);
+    handedOver.handOver();
+    assert.throws(() => handedOver.push(Buffer.from('late')), /after finish/);
+    assert.throws(() => handedOver.handOver(), /after it was used/);
+  });
+
   test('the caller may reuse its buffer after push (data held back is copied)', () => {
     const fileKey = randomBytes(16);
     const encryptor = new PayloadEncryptor(fileKey);

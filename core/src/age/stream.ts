@@ -129,6 +129,18 @@ export class PayloadEncryptor {
     return out;
   }
 
+  /**
+   * For a caller that seals the chunks itself, several at a time (the agent's native file path): returns the
+   * payload nonce, which opens the payload, and the payload key, and closes this encryptor. The caller must do
+   * what push and finish would: seal plaintext chunk n (CHUNK_SIZE bytes each) with counter n and flag the last
+   * chunk final (an empty plaintext is one empty final chunk).
+   */
+  handOver(): { readonly nonce: Buffer; readonly key: Buffer } {
+    if (this.finished || this.nonceEmitted) throw new Error('PayloadEncryptor.handOver after it was used');
+    this.finished = true;
+    return { nonce: this.nonce, key: this.key };
+  }
+
   finish(): Buffer[] {
     if (this.finished) throw new Error('PayloadEncryptor.finish called twice');
     const out: Buffer[] = [];
