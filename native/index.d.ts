@@ -18,6 +18,24 @@ export interface StreamBinding {
    * Linux can, so far); rejects with an Error whose code is the errno's name (ENOSPC, EFBIG, EIO...).
    */
   reserveSpace(fd: number, length: number): Promise<boolean>;
+  /**
+   * In the thread pool: reads `length` bytes of `inFd` at `inPosition` into `input`, seals them as sealChunks
+   * would into `output`, and writes the result to `outFd` at `outPosition`; resolves with the bytes written.
+   * Until it settles, neither buffer may be touched and neither file closed. A short read rejects with
+   * ERR_INPUT_SHRANK, a system error with the errno's name as code. Absent on Windows (POSIX pread/pwrite).
+   */
+  sealFileBlock?(
+    key: Uint8Array,
+    counter: number,
+    input: Uint8Array,
+    final: boolean,
+    output: Uint8Array,
+    length: number,
+    inFd: number,
+    inPosition: number,
+    outFd: number,
+    outPosition: number,
+  ): Promise<number>;
 }
 
 /** null when the addon was not built (no compiler at install time, say): callers fall back to node:crypto. */

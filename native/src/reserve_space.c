@@ -68,31 +68,11 @@ static void reserve(napi_env env, void *data) {
 #endif
 }
 
-static const char *errno_name(int error) {
-  switch (error) {
-#if defined(__linux__)
-    case ENOSPC: return "ENOSPC";
-    case EDQUOT: return "EDQUOT";
-    case EFBIG: return "EFBIG";
-    case EIO: return "EIO";
-    case EBADF: return "EBADF";
-    case EINVAL: return "EINVAL";
-    case EROFS: return "EROFS";
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case ENOTCONN: return "ENOTCONN";
-    case ECONNABORTED: return "ECONNABORTED";
-    case ETXTBSY: return "ETXTBSY";
-#endif
-    default: return "ERR_RESERVE_SPACE";
-  }
-}
-
 static napi_value reservation_error(napi_env env, const reservation *request) {
   char text[160];
   snprintf(text, sizeof text, "fallocate of %lld bytes failed: %s", (long long)request->length, strerror(request->error));
   napi_value code, message, error, syscall;
-  napi_create_string_utf8(env, errno_name(request->error), NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, errno_code(request->error), NAPI_AUTO_LENGTH, &code);
   napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &message);
   napi_create_error(env, code, message, &error);
   napi_create_string_utf8(env, "fallocate", NAPI_AUTO_LENGTH, &syscall);

@@ -20,25 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CHUNK_SIZE 65536u
-#define TAG_SIZE 16u
-#define ENCRYPTED_CHUNK_SIZE (CHUNK_SIZE + TAG_SIZE)
-#define KEY_SIZE 32u
-#define NONCE_SIZE 12u
-/* Counters stay exact in a JavaScript number up to 2^53; that many chunks is 512 PiB. */
-#define MAX_COUNTER 9007199254740991.0
-
-typedef struct {
-  const unsigned char *key;
-  uint64_t counter;
-  const unsigned char *input;
-  size_t input_length;
-  bool final;
-  unsigned char *output;
-  size_t output_length;
-} chunk_call;
-
-static bool get_bytes(napi_env env, napi_value value, const char *name, unsigned char **data, size_t *length) {
+bool get_bytes(napi_env env, napi_value value, const char *name, unsigned char **data, size_t *length) {
   bool is_typed_array = false;
   if (napi_is_typedarray(env, value, &is_typed_array) != napi_ok || !is_typed_array) {
     char message[96];
@@ -64,10 +46,8 @@ static bool ranges_overlap(const unsigned char *a, size_t a_length, const unsign
   return a_start < b_start + b_length && b_start < a_start + a_length;
 }
 
-/* (key, counter, input, final, output): the common argument checks of both functions. */
-static bool read_call(napi_env env, napi_callback_info info, chunk_call *call) {
-  napi_value argv[5];
-  if (!get_exact_args(env, info, 5, argv, "(key, counter, input, final, output)")) return false;
+/* argv[0..4] = (key, counter, input, final, output): the common argument checks of every chunk function. */
+bool read_chunk_args(napi_env env, napi_value *argv, chunk_call *call) {
   unsigned char *key = NULL;
   size_t key_length = 0;
   if (!get_bytes(env, argv[0], "key", &key, &key_length)) return false;
@@ -106,7 +86,13 @@ static bool read_call(napi_env env, napi_callback_info info, chunk_call *call) {
   return true;
 }
 
-static bool check_room(napi_env env, const chunk_call *call, size_t chunks, size_t needed) {
+static bool read_call(napi_env env, napi_callback_info info, chunk_call *call) {
+  napi_value argv[5];
+  if (!get_exact_args(env, info, 5, argv, "(key, counter, input, final, output)")) return false;
+  return read_chunk_args(env, argv, call);
+}
+
+bool check_room(napi_env env, const chunk_call *call, size_t chunks, size_t needed) {
   /* In integers: counter + chunks - 1 in doubles would round back under the limit. */
   if ((uint64_t)(chunks - 1) > (uint64_t)MAX_COUNTER - call->counter) {
     napi_throw_range_error(env, "ERR_INVALID_ARG_VALUE", "chunk counter would pass 2^53 - 1");
@@ -136,6 +122,44 @@ static napi_value throw_openssl(napi_env env, EVP_CIPHER_CTX *ctx) {
   return NULL;
 }
 
+/* Checks the sealing rules and room for `call`; returns the number of chunks, 0 after throwing. */
+size_t check_seal_call(napi_env env, const chunk_call *call) {
+  if (!call->final && (call->input_length == 0 || call->input_length % CHUNK_SIZE != 0)) {
+    napi_throw_range_error(env, "ERR_INVALID_ARG_VALUE", "without final, plaintext must be one or more whole chunks");
+    return 0;
+  }
+  size_t chunks = call->input_length == 0 ? 1 : (call->input_length + CHUNK_SIZE - 1) / CHUNK_SIZE;
+  return check_room(env, call, chunks, call->input_length + chunks * TAG_SIZE) ? chunks : 0;
+}
+
+/*
+ * Seals a checked call (see check_seal_call). Touches no JavaScript value, so it may run in the thread pool.
+ * Returns the bytes written into call->output, or 0 when OpenSSL failed.
+ */
+size_t seal_run(const chunk_call *call) {
+  size_t chunks = call->input_length == 0 ? 1 : (call->input_length + CHUNK_SIZE - 1) / CHUNK_SIZE;
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  if (ctx == NULL || EVP_EncryptInit_ex(ctx, EVP_chacha20_poly1305(), NULL, call->key, NULL) != 1) goto failed;
+  size_t in_offset = 0, out_offset = 0;
+  unsigned char nonce[NONCE_SIZE];
+  for (size_t index = 0; index < chunks; index++) {
+    size_t length = call->input_length - in_offset < CHUNK_SIZE ? call->input_length - in_offset : CHUNK_SIZE;
+    chunk_nonce(nonce, call->counter + index, call->final && index == chunks - 1);
+    int written = 0, finished = 0;
+    if (EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, nonce) != 1) goto failed;
+    if (length > 0 && EVP_EncryptUpdate(ctx, call->output + out_offset, &written, call->input + in_offset, (int)length) != 1) goto failed;
+    if ((size_t)written != length || EVP_EncryptFinal_ex(ctx, call->output + out_offset + written, &finished) != 1 || finished != 0) goto failed;
+    if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_SIZE, call->output + out_offset + length) != 1) goto failed;
+    in_offset += length;
+    out_offset += length + TAG_SIZE;
+  }
+  EVP_CIPHER_CTX_free(ctx);
+  return out_offset;
+failed:
+  EVP_CIPHER_CTX_free(ctx);
+  return 0;
+}
+
 /*
  * sealChunks(key, counter, plaintext, final, output) -> bytes written.
  * Encrypts plaintext as chunks numbered from counter: each CHUNK_SIZE bytes except, when final, the last one,
@@ -145,32 +169,14 @@ static napi_value throw_openssl(napi_env env, EVP_CIPHER_CTX *ctx) {
 napi_value seal_chunks(napi_env env, napi_callback_info info) {
   chunk_call call;
   if (!read_call(env, info, &call)) return NULL;
-  if (!call.final && (call.input_length == 0 || call.input_length % CHUNK_SIZE != 0)) {
-    napi_throw_range_error(env, "ERR_INVALID_ARG_VALUE", "without final, plaintext must be one or more whole chunks");
+  if (check_seal_call(env, &call) == 0) return NULL;
+  size_t written = seal_run(&call);
+  if (written == 0) {
+    napi_throw_error(env, "ERR_OPENSSL", "OpenSSL failed to run ChaCha20-Poly1305");
     return NULL;
   }
-  size_t chunks = call.input_length == 0 ? 1 : (call.input_length + CHUNK_SIZE - 1) / CHUNK_SIZE;
-  size_t needed = call.input_length + chunks * TAG_SIZE;
-  if (!check_room(env, &call, chunks, needed)) return NULL;
-
-  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-  if (ctx == NULL || EVP_EncryptInit_ex(ctx, EVP_chacha20_poly1305(), NULL, call.key, NULL) != 1) return throw_openssl(env, ctx);
-  size_t in_offset = 0, out_offset = 0;
-  unsigned char nonce[NONCE_SIZE];
-  for (size_t index = 0; index < chunks; index++) {
-    size_t length = call.input_length - in_offset < CHUNK_SIZE ? call.input_length - in_offset : CHUNK_SIZE;
-    chunk_nonce(nonce, call.counter + index, call.final && index == chunks - 1);
-    int written = 0, finished = 0;
-    if (EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, nonce) != 1) return throw_openssl(env, ctx);
-    if (length > 0 && EVP_EncryptUpdate(ctx, call.output + out_offset, &written, call.input + in_offset, (int)length) != 1) return throw_openssl(env, ctx);
-    if ((size_t)written != length || EVP_EncryptFinal_ex(ctx, call.output + out_offset + written, &finished) != 1 || finished != 0) return throw_openssl(env, ctx);
-    if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_SIZE, call.output + out_offset + length) != 1) return throw_openssl(env, ctx);
-    in_offset += length;
-    out_offset += length + TAG_SIZE;
-  }
-  EVP_CIPHER_CTX_free(ctx);
   napi_value result;
-  napi_create_double(env, (double)out_offset, &result);
+  napi_create_double(env, (double)written, &result);
   return result;
 }
 
