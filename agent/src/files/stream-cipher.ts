@@ -2,6 +2,14 @@
 import { ciphertextChunkCount, CHUNK_SIZE, nodeChunkCipher, sealedRunLength, TAG_SIZE, type ChunkCipher } from '@exitseal/core';
 import { installedNativeAddon, type NativeAddon, type NativeBinding } from './native-addon.js';
 
+/** Seals one block of a file straight into another file, in the thread pool (native/src/seal_block.c). */
+export type FileBlockSealer = NonNullable<NativeBinding['sealFileBlock']>;
+
+/** A ChunkCipher that may also seal whole blocks of a file off the main thread (the native one, on POSIX). */
+export interface StreamCipher extends ChunkCipher {
+  readonly sealFileBlock?: FileBlockSealer;
+}
+
 /** `auto`: the native addon when it was built, node:crypto otherwise. The others insist on one. */
 export type StreamCipherChoice = 'auto' | 'native' | 'node';
 export const STREAM_CIPHER_CHOICES: readonly StreamCipherChoice[] = ['auto', 'native', 'node'];
@@ -28,9 +36,11 @@ export class StreamCipherUnavailable extends Error {
  * context per run, writing into the caller's `output` (or one fresh buffer per run) instead of a cipher object
  * and a fresh buffer per chunk: about 0.29 s per GiB against 0.52-0.58 s here.
  */
-function nativeChunkCipher(binding: NativeBinding): ChunkCipher {
+function nativeChunkCipher(binding: NativeBinding): StreamCipher {
+  const sealFileBlock = binding.sealFileBlock?.bind(binding);
   return {
     name: 'native (OpenSSL in Node)',
+    ...(sealFileBlock ? { sealFileBlock } : {}),
     sealChunks(key, counter, plaintext, final, room) {
       const output = room ?? Buffer.allocUnsafe(sealedRunLength(plaintext.length, final));
       const written = binding.sealChunks(key, counter, plaintext, final, output);
@@ -50,7 +60,7 @@ function nativeChunkCipher(binding: NativeBinding): ChunkCipher {
 }
 
 /** The ChunkCipher for `choice`; throws StreamCipherUnavailable when `native` is asked for and absent. */
-export function selectStreamCipher(choice: StreamCipherChoice = 'auto', addon: NativeAddon = installedNativeAddon): ChunkCipher {
+export function selectStreamCipher(choice: StreamCipherChoice = 'auto', addon: NativeAddon = installedNativeAddon): StreamCipher {
   const binding = addon.binding;
   if (choice === 'node') return nodeChunkCipher;
   if (binding) return nativeChunkCipher(binding);
