@@ -1,5 +1,5 @@
 // Starts a real server (HTTPS + mTLS on 127.0.0.1, ephemeral port, SQLite in a temp dir) for the tests.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { strictestPolicy, type ZonePolicy, type ZoneWithPolicy } from '@exitseal/core/policy';
@@ -138,5 +138,19 @@ export class ServerFixture {
   async stop(): Promise<void> {
     for (const client of this.clients.splice(0)) client.close();
     await this.server.close();
+    this.reportLoggedErrors();
+  }
+
+  /**
+   * A 500 tells a test only that "the fault is logged"; the log lives in a temp dir that is removed after the
+   * suite. Printing its error lines here makes a rare failure in CI say what went wrong.
+   */
+  private reportLoggedErrors(): void {
+    const logDir = join(this.dataDir, 'logs');
+    if (!existsSync(logDir)) return;
+    const errors = readdirSync(logDir)
+      .flatMap((name) => readFileSync(join(logDir, name), 'utf8').split('\n'))
+      .filter((line) => line.includes('"level":"error"'));
+    if (errors.length > 0) console.error(`server errors logged in ${this.dataDir}:\n${errors.join('\n')}`);
   }
 }
