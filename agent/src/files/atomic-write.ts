@@ -92,8 +92,8 @@ export interface AtomicWriteOptions {
   readonly durable?: boolean;
   /**
    * The size the content will have, when known: that much space is reserved before `produce` writes (see
-   * space-reservation.ts), so a volume too small fails before anything is written. A wrong guess costs
-   * nothing: what was reserved past the end of the written content is given back.
+   * space-reservation.ts), so a volume too small fails before anything is written; `produce` is told whether
+   * it was. A wrong guess costs nothing: what was reserved past the end of the written content is given back.
    */
   readonly expectedBytes?: number;
 }
@@ -107,7 +107,7 @@ export interface AtomicWriteOptions {
  */
 export async function writeFileAtomically(
   target: string,
-  produce: (handle: FileHandle) => Promise<void>,
+  produce: (handle: FileHandle, space: { readonly reserved: boolean }) => Promise<void>,
   options: AtomicWriteOptions = {},
 ): Promise<void> {
   const temp = tempPathBeside(target);
@@ -117,7 +117,7 @@ export async function writeFileAtomically(
     handle = await open(temp, 'wx', options.mode ?? 0o600);
     const expected = options.expectedBytes ?? 0;
     const reserved = expected > 0 && (await reserveSpace(handle, expected));
-    await produce(handle);
+    await produce(handle, { reserved });
     if (reserved) await releaseUnusedSpace(handle, expected);
     if (durable) await handle.sync();
     if (options.times) await handle.utimes(options.times.atime, options.times.mtime);

@@ -375,8 +375,11 @@ export async function sealFile(
     let sealedBytes = 0;
     await writeFileAtomically(
       target.outputPath,
-      async (out) => {
-        if (cipher.sealFileBlock && !armorer) {
+      async (out, space) => {
+        // Blocks finish out of order and extend the file past gaps. Where its space was reserved (ext4, xfs,
+        // tmpfs) that costs nothing; where it could not be (exFAT through FUSE) the file system fills each gap
+        // first: a 300 MiB --sync seal to such a stick took 0.65-0.79 s in blocks, 0.61-0.67 s streamed.
+        if (cipher.sealFileBlock && !armorer && space.reserved) {
           const { nonce, key } = sealer.encryptor.handOver();
           sealedBytes += await writeAll(out, [sealer.header, nonce]);
           sealedBytes += await sealBlocksInPool(cipher.sealFileBlock, key, source.handle, source.before.size, out, sealedBytes, {
