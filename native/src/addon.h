@@ -27,6 +27,16 @@ typedef struct {
 
 /* Reads exactly `count` arguments into argv; otherwise throws ERR_INVALID_ARG_COUNT naming `usage`. */
 bool get_exact_args(napi_env env, napi_callback_info info, size_t count, napi_value *argv, const char *usage);
+/* Reads a number that must be an integer from low to high; otherwise throws and returns false. */
+bool get_integer(napi_env env, napi_value value, const char *name, double low, double high, double *number);
+/* An Error with `code` set, for rejecting a promise. */
+napi_value error_with_code(napi_env env, const char *code, const char *message);
+/*
+ * Queues `run` in libuv's thread pool with `done` back on the JavaScript thread, behind a new promise. Returns
+ * false when N-API could not (out of memory): the caller then frees `data` and throws.
+ */
+bool start_job(napi_env env, const char *name, napi_async_execute_callback run, napi_async_complete_callback done, void *data,
+               napi_async_work *work, napi_deferred *deferred, napi_value *promise);
 
 /* stream_cipher.c: the age STREAM payload. */
 napi_value seal_chunks(napi_env env, napi_callback_info info);

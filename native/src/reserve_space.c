@@ -85,11 +85,7 @@ static void settle(napi_env env, napi_status status, void *data) {
   reservation *request = data;
   napi_value value;
   if (status != napi_ok) {
-    napi_value code, message;
-    napi_create_string_utf8(env, "ERR_RESERVE_SPACE", NAPI_AUTO_LENGTH, &code);
-    napi_create_string_utf8(env, "the space reservation was cancelled", NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, code, message, &value);
-    napi_reject_deferred(env, request->deferred, value);
+    napi_reject_deferred(env, request->deferred, error_with_code(env, "ERR_RESERVE_SPACE", "the space reservation was cancelled"));
   } else if (request->error != 0) {
     napi_reject_deferred(env, request->deferred, reservation_error(env, request));
   } else {
@@ -100,29 +96,12 @@ static void settle(napi_env env, napi_status status, void *data) {
   free(request);
 }
 
-static bool get_whole_number(napi_env env, napi_value value, const char *name, double low, double high, double *number) {
-  napi_valuetype type;
-  char message[96];
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_number) {
-    snprintf(message, sizeof message, "%s must be a number", name);
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
-    return false;
-  }
-  napi_get_value_double(env, value, number);
-  if (!(*number >= low && *number <= high) || *number != (double)(int64_t)*number) {
-    snprintf(message, sizeof message, "%s must be an integer from %.0f to %.0f", name, low, high);
-    napi_throw_range_error(env, "ERR_INVALID_ARG_VALUE", message);
-    return false;
-  }
-  return true;
-}
-
 napi_value reserve_space(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!get_exact_args(env, info, 2, argv, "(fd, length)")) return NULL;
   double fd, length;
-  if (!get_whole_number(env, argv[0], "fd", 0, MAX_FD, &fd)) return NULL;
-  if (!get_whole_number(env, argv[1], "length", 1, MAX_LENGTH, &length)) return NULL;
+  if (!get_integer(env, argv[0], "fd", 0, MAX_FD, &fd)) return NULL;
+  if (!get_integer(env, argv[1], "length", 1, MAX_LENGTH, &length)) return NULL;
 
   reservation *request = calloc(1, sizeof *request);
   if (request == NULL) {
@@ -131,18 +110,10 @@ napi_value reserve_space(napi_env env, napi_callback_info info) {
   }
   request->fd = (int)fd;
   request->length = (int64_t)length;
-  napi_value promise, resource_name;
-  if (napi_create_promise(env, &request->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "exitseal:reserveSpace", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
-      napi_create_async_work(env, NULL, resource_name, reserve, settle, request, &request->work) != napi_ok) {
+  napi_value promise;
+  if (!start_job(env, "exitseal:reserveSpace", reserve, settle, request, &request->work, &request->deferred, &promise)) {
     free(request);
     napi_throw_error(env, "ERR_RESERVE_SPACE", "could not start the space reservation");
-    return NULL;
-  }
-  if (napi_queue_async_work(env, request->work) != napi_ok) {
-    napi_delete_async_work(env, request->work);
-    free(request);
-    napi_throw_error(env, "ERR_RESERVE_SPACE", "could not queue the space reservation");
     return NULL;
   }
   return promise;

@@ -87,31 +87,23 @@ static void run_block(napi_env env, void *data) {
   job->outcome = BLOCK_OK;
 }
 
-static napi_value block_error(napi_env env, const char *code_text, const char *text) {
-  napi_value code, message, error;
-  napi_create_string_utf8(env, code_text, NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, code, message, &error);
-  return error;
-}
-
 /* Back on the JavaScript thread: settles the promise, lets the buffers go and frees the job. */
 static void settle_block(napi_env env, napi_status status, void *data) {
   block_job *job = data;
   napi_value value;
   char text[160];
   if (status != napi_ok) {
-    napi_reject_deferred(env, job->deferred, block_error(env, "ERR_SEAL_BLOCK", "the block job was cancelled"));
+    napi_reject_deferred(env, job->deferred, error_with_code(env, "ERR_SEAL_BLOCK", "the block job was cancelled"));
   } else if (job->outcome == BLOCK_OK) {
     napi_create_double(env, (double)job->written, &value);
     napi_resolve_deferred(env, job->deferred, value);
   } else if (job->outcome == BLOCK_SYSTEM_ERROR) {
     snprintf(text, sizeof text, "sealing a block failed: %s", strerror(job->error));
-    napi_reject_deferred(env, job->deferred, block_error(env, errno_code(job->error), text));
+    napi_reject_deferred(env, job->deferred, error_with_code(env, errno_code(job->error), text));
   } else if (job->outcome == BLOCK_INPUT_SHRANK) {
-    napi_reject_deferred(env, job->deferred, block_error(env, "ERR_INPUT_SHRANK", "the input ended before the expected length: it changed while being sealed"));
+    napi_reject_deferred(env, job->deferred, error_with_code(env, "ERR_INPUT_SHRANK", "the input ended before the expected length: it changed while being sealed"));
   } else {
-    napi_reject_deferred(env, job->deferred, block_error(env, "ERR_OPENSSL", "OpenSSL failed to run ChaCha20-Poly1305"));
+    napi_reject_deferred(env, job->deferred, error_with_code(env, "ERR_OPENSSL", "OpenSSL failed to run ChaCha20-Poly1305"));
   }
   OPENSSL_cleanse(job->key, sizeof job->key);
   napi_delete_reference(env, job->input_ref);
@@ -120,32 +112,15 @@ static void settle_block(napi_env env, napi_status status, void *data) {
   free(job);
 }
 
-static bool get_whole(napi_env env, napi_value value, const char *name, double high, double *number) {
-  napi_valuetype type;
-  char message[96];
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_number) {
-    snprintf(message, sizeof message, "%s must be a number", name);
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
-    return false;
-  }
-  napi_get_value_double(env, value, number);
-  if (!(*number >= 0 && *number <= high) || *number != (double)(int64_t)*number) {
-    snprintf(message, sizeof message, "%s must be an integer from 0 to %.0f", name, high);
-    napi_throw_range_error(env, "ERR_INVALID_ARG_VALUE", message);
-    return false;
-  }
-  return true;
-}
-
 napi_value seal_file_block(napi_env env, napi_callback_info info) {
   napi_value argv[10];
   if (!get_exact_args(env, info, 10, argv, "(key, counter, input, final, output, length, inFd, inPosition, outFd, outPosition)")) return NULL;
   chunk_call call;
   if (!read_chunk_args(env, argv, &call)) return NULL;
   double length, in_fd, in_position, out_fd, out_position;
-  if (!get_whole(env, argv[5], "length", (double)call.input_length, &length)) return NULL;
-  if (!get_whole(env, argv[6], "inFd", MAX_FD, &in_fd) || !get_whole(env, argv[7], "inPosition", MAX_POSITION, &in_position)) return NULL;
-  if (!get_whole(env, argv[8], "outFd", MAX_FD, &out_fd) || !get_whole(env, argv[9], "outPosition", MAX_POSITION, &out_position)) return NULL;
+  if (!get_integer(env, argv[5], "length", 0, (double)call.input_length, &length)) return NULL;
+  if (!get_integer(env, argv[6], "inFd", 0, MAX_FD, &in_fd) || !get_integer(env, argv[7], "inPosition", 0, MAX_POSITION, &in_position)) return NULL;
+  if (!get_integer(env, argv[8], "outFd", 0, MAX_FD, &out_fd) || !get_integer(env, argv[9], "outPosition", 0, MAX_POSITION, &out_position)) return NULL;
   call.input_length = (size_t)length;
   /* The whole output buffer may not overlap the whole input buffer: the job reads into all of `length`. */
   if (check_seal_call(env, &call) == 0) return NULL;
@@ -162,14 +137,10 @@ napi_value seal_file_block(napi_env env, napi_callback_info info) {
   job->out_fd = (int)out_fd;
   job->in_position = (off_t)in_position;
   job->out_position = (off_t)out_position;
-  napi_value promise, resource_name;
+  napi_value promise;
   if (napi_create_reference(env, argv[2], 1, &job->input_ref) != napi_ok || napi_create_reference(env, argv[4], 1, &job->output_ref) != napi_ok ||
-      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "exitseal:sealFileBlock", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
-      napi_create_async_work(env, NULL, resource_name, run_block, settle_block, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
+      !start_job(env, "exitseal:sealFileBlock", run_block, settle_block, job, &job->work, &job->deferred, &promise)) {
     /* Rare (out of memory): give back what was taken and say so. */
-    if (job->work != NULL) napi_delete_async_work(env, job->work);
     if (job->input_ref != NULL) napi_delete_reference(env, job->input_ref);
     if (job->output_ref != NULL) napi_delete_reference(env, job->output_ref);
     OPENSSL_cleanse(job->key, sizeof job->key);
