@@ -7,7 +7,7 @@
  *
  * Why this exists: sealing a large file from JavaScript keeps the cipher on the main thread while the thread
  * pool reads and writes, and on two cores the main thread was the bottleneck (1 GiB: 0.45 s of its CPU time in
- * a 0.58 s seal). Here a whole block (read, seal, write) is one job, and the agent keeps two or three in
+ * a 0.58 s seal). Here a whole block (read, seal, write) is one job, and the agent keeps three in
  * flight: with positional reads and writes, blocks do not depend on each other. A C prototype of exactly this
  * sealed 1 GiB in 0.32-0.36 s on two cores, against 0.61-0.63 s with one thread.
  *

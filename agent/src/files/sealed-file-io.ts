@@ -590,7 +590,7 @@ export async function inspectFile(path: string): Promise<FileInspection> {
 async function writeVerifiedCopy(
   inputPath: string,
   target: FileTarget,
-  source: FileHandle,
+  source: { readonly handle: FileHandle; readonly before: Snapshot },
   payloadStart: number,
   newHeader: Buffer,
   fileKey: Uint8Array,
@@ -598,13 +598,13 @@ async function writeVerifiedCopy(
 ): Promise<void> {
   const verifier = new PayloadDecryptor(fileKey, { cipher, recycleOutput: true });
   const durable = isDurable(inputPath, target);
-  const payloadBytes = (await source.stat()).size - payloadStart;
+  const payloadBytes = source.before.size - payloadStart;
   await writeFileAtomically(
     target.outputPath,
     async (out) => {
       await writeAll(out, [newHeader]);
       await pumpBlocks(
-        source,
+        source.handle,
         payloadStart,
         out,
         (block) => {
@@ -644,7 +644,7 @@ export async function writeRecipientCopy(
     const inspection = describeHeader(header);
     const fileKey = await unlockHeader(header, identities);
     const copy = await rekeyForPassphrase(fileKey, options);
-    await writeVerifiedCopy(inputPath, target, source.handle, header.length, copy.header, fileKey, options.cipher);
+    await writeVerifiedCopy(inputPath, target, source, header.length, copy.header, fileKey, options.cipher);
     return { passphrase: copy.passphrase, inspection };
   } finally {
     await closeQuietly(source.handle);
@@ -677,7 +677,7 @@ export async function writeRecipientCopyFromHeader(inputPath: string, target: Fi
     const { header } = await readHeaderFrom(source.handle, inputPath);
     const inspection = describeHeader(header);
     try {
-      await writeVerifiedCopy(inputPath, target, source.handle, header.length, recipientHeader, fileKey);
+      await writeVerifiedCopy(inputPath, target, source, header.length, recipientHeader, fileKey);
     } catch (error) {
       throw toFileOperationError(error, inputPath);
     }
