@@ -76,9 +76,9 @@ function measureInterleaved(cases) {
 /**
  * Gives every case its input in the same state, that of a file read from disk: drops the file's pages from the
  * page cache (dd iflag=nocache), then reads it through once (untimed). Two states skewed the reference before:
- * - A file just written sits in the page cache in large folios, which `cp` (an in-kernel copy) copies faster:
- *   cp took 0.26 s from the freshly written input against 0.31-0.34 s from the same bytes read back from disk,
- *   while exitseal took 0.61-0.66 s from either.
+ * - In one measurement cp took 0.26 s from the freshly written input and 0.31-0.34 s from the same bytes read
+ *   back from disk, while exitseal took 0.61-0.66 s from either (a written file's large folios are the likely
+ *   reason). At other times cp took 0.26 s from both: its speed also changes from one period to the next here.
  * - This VM's DAMON pages out memory untouched for about a minute, so which state a case met changed during a
  *   run.
  * What remains noisy is writing 1 GiB that is not flushed: some samples of cp, and of every other unflushed
